@@ -1,0 +1,102 @@
+"""The seam between the kernel and a platform.
+
+An adapter verifies and decodes what arrives into :class:`InboundEvent` and hands it to
+the one ``dispatch`` callable it was given; it renders and sends :class:`OutboundMessage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from hubao.bot.clock import Clock
+from hubao.bot.config import Section
+from hubao.bot.events import InboundEvent, OutboundMessage
+from hubao.bot.lease import Leases
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    """What dispatching one event produced.
+
+    ``replies`` are only filled when the caller asked for inline replies (a transport that
+    answers in its HTTP response or ACK frame, e.g. a card click). Otherwise every reply
+    went to the durable outbox and ``replies`` is empty.
+    """
+
+    duplicate: bool = False
+    replies: tuple[OutboundMessage, ...] = ()
+    handled: bool = True
+
+
+class Dispatch(Protocol):
+    def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> Awaitable[DispatchResult]: ...
+
+
+class DeliveryError(Exception):
+    """A send failed. ``retryable`` errors are retried with backoff; others go dead at once."""
+
+    def __init__(self, detail: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimit:
+    """A token bucket per target chat: ``rate`` messages per ``per`` seconds."""
+
+    rate: int
+    per: float
+
+
+class Adapter:
+    """Base class for platform adapters; subclasses override what their platform offers."""
+
+    platform: str = "none"
+    send_limit: SendLimit = SendLimit(20, 60.0)
+    max_text_bytes: int = 4000
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        """HTTP callback routes, mounted beside /healthz by ``hubao serve``."""
+        return ()
+
+    async def start(self) -> None:
+        """Open long connections, if the configured transport uses them."""
+
+    async def stop(self) -> None:
+        """Close connections; must return promptly on shutdown."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Deliver one message (already split to fit); raise :class:`DeliveryError` on failure."""
+        raise NotImplementedError
+
+    async def check(self) -> list[str]:
+        """``hubao doctor``: problems with the configured credentials and URLs (empty = fine)."""
+        return []
+
+
+AdapterFactory = Callable[..., Adapter]
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What the composition root hands every adapter it builds."""
+
+    dispatch: Dispatch
+    clock: Clock
+    leases: Leases
+    max_body_bytes: int = 1_048_576
+    public_url: str = ""
+    instance_id: str = "local"
+
+
+class AdapterModule(Protocol):
+    """Each ``hubao.adapters.<platform>`` package exposes its settings model and a factory."""
+
+    Settings: type[Section]
+
+    def create(self, settings: Any, context: AdapterContext) -> Adapter: ...

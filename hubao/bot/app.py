@@ -1,0 +1,246 @@
+"""The composition root: wires config, storage, handlers, adapters, scheduler and delivery.
+
+This is the one kernel module allowed to import every other top-level package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from hubao.bot.adapter import Adapter, AdapterContext, DispatchResult
+from hubao.bot.clock import Clock, SystemClock
+from hubao.bot.config import Config, load_config
+from hubao.bot.delivery import Deliverer, RetryPolicy, parse_rate
+from hubao.bot.dispatch import Dispatcher
+from hubao.bot.events import InboundEvent, User
+from hubao.bot.router import Router
+from hubao.handlers import help as help_handlers
+from hubao.handlers import risks as risk_handlers
+from hubao.handlers.access import StoreBackend
+from hubao.storage import repo
+from hubao.storage.db import Database
+from hubao.storage.leases import SqlLeases
+from hubao.storage.models import Group
+from hubao.storage.outbox import SqlOutbox
+
+log = logging.getLogger("hubao.app")
+
+# Adding a platform: one line here, and its package under hubao/adapters/.
+PLATFORMS: dict[str, str] = {
+    "console": "hubao.adapters.console",
+    "wecom": "hubao.adapters.wecom",
+    "dingtalk": "hubao.adapters.dingtalk",
+    "feishu": "hubao.adapters.feishu",
+}
+
+
+def platform_module(name: str) -> ModuleType:
+    return importlib.import_module(PLATFORMS[name])
+
+
+def platform_settings_models() -> dict[str, type[BaseModel]]:
+    """Each platform's settings model, for config validation (adapter packages import light)."""
+    models: dict[str, type[BaseModel]] = {}
+    for name in PLATFORMS:
+        try:
+            models[name] = platform_module(name).Settings
+        except ModuleNotFoundError as exc:
+            if exc.name != PLATFORMS[name]:
+                raise
+    return models
+
+
+def read_config(path: str | None = None, **kwargs: Any) -> Config:
+    return load_config(path, platform_models=platform_settings_models(), **kwargs)
+
+
+def build_router(config: Config) -> Router:
+    table = Router()
+    table.include(risk_handlers.router(config))
+    table.include(help_handlers.router(table))
+    return table
+
+
+class App:
+    """One bot instance. ``start()`` opens storage; ``serve()`` runs everything until cancelled."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        adapters: Mapping[str, Adapter] | None = None,
+        instance_id: str | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.instance_id = instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.db = Database(config.storage.url)
+        self.backend = StoreBackend(self.db, config, self.clock)
+        self.router = build_router(config)
+        self.dispatcher = Dispatcher(self.router, self.backend, self.clock)
+        self.leases = SqlLeases(self.db, self.clock, self.instance_id)
+        self.outbox = SqlOutbox(self.db, self.instance_id)
+        self.adapters: dict[str, Adapter] = dict(adapters or {})
+        self._build_enabled_adapters()
+        rates = {name: parse_rate(rate) for name, rate in config.delivery.rates.items()}
+        self.deliverer = Deliverer(
+            self.outbox,
+            self.adapters,
+            self.clock,
+            retry=RetryPolicy(
+                max_attempts=config.delivery.max_attempts,
+                base=config.delivery.backoff_base,
+                cap=config.delivery.backoff_max,
+            ),
+            rates=rates,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- wiring -------------------------------------------------------------------------
+    def adapter_context(self) -> AdapterContext:
+        return AdapterContext(
+            dispatch=self.dispatch,
+            clock=self.clock,
+            leases=self.leases,
+            max_body_bytes=self.config.server.max_body_bytes,
+            public_url=self.config.server.public_url,
+            instance_id=self.instance_id,
+        )
+
+    def _build_enabled_adapters(self) -> None:
+        for name, settings in self.config.platforms.items():
+            if name in self.adapters or name == "console" or not getattr(settings, "enabled", False):
+                continue
+            self.adapters[name] = platform_module(name).create(settings, self.adapter_context())
+
+    async def start(self) -> None:
+        await self.db.create_schema()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for adapter in self.adapters.values():
+            await adapter.stop()
+        await self.db.dispose()
+
+    # --- the one entry point ------------------------------------------------------------
+    async def dispatch(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
+        result = await self.dispatcher(event, inline_replies=inline_replies)
+        self.deliverer.wake()
+        return result
+
+    # --- time-driven work ---------------------------------------------------------------
+    async def deliver(self) -> int:
+        """Send everything in the outbox that is due now."""
+        return await self.deliverer.run_once()
+
+    async def run_due(self) -> None:
+        """Everything the scheduler would run at the clock's current time, then delivery."""
+        await self.deliver()
+
+    async def advance(self, delta: timedelta, step: timedelta = timedelta(minutes=1)) -> None:
+        """Move a manual clock forward, running due work at each step, in order."""
+        advance: Callable[[timedelta], Any] | None = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise RuntimeError("only a manual clock can be advanced")
+        remaining = delta
+        while remaining > timedelta(0):
+            jump = min(step, remaining)
+            advance(jump)
+            remaining -= jump
+            await self.run_due()
+
+    # --- groups -------------------------------------------------------------------------
+    async def register_group(self, platform: str, chat_id: str, name: str, leader: User | None = None) -> Group:
+        async with self.db.transaction() as session:
+            group = await repo.get_group(session, platform, chat_id)
+            if group is not None:
+                return group
+            now = self.clock.now()
+            group = await repo.create_group(
+                session,
+                platform=platform,
+                chat_id=chat_id,
+                name=name,
+                now=now,
+                leader_id=leader.id if leader else None,
+            )
+            if leader is not None:
+                await repo.upsert_member(session, group.id or 0, leader.id, leader.name, now)
+            await repo.add_event(
+                session,
+                group_id=group.id or 0,
+                risk_id=None,
+                actor_id=leader.id if leader else "system",
+                kind="group.setup",
+                at=now,
+                data={"name": name},
+            )
+            return group
+
+    async def set_leader(self, group: Group, leader: User) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(Group, group.id)
+            assert row is not None
+            row.leader_id = leader.id
+            session.add(row)
+            await repo.upsert_member(session, row.id or 0, leader.id, leader.name, self.clock.now())
+            await repo.add_event(
+                session,
+                group_id=row.id or 0,
+                risk_id=None,
+                actor_id="system",
+                kind="group.leader",
+                at=self.clock.now(),
+                data={"leader": leader.id},
+            )
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        application = web.Application(client_max_size=self.config.server.max_body_bytes)
+        application.router.add_get("/healthz", self._healthz)
+        for adapter in self.adapters.values():
+            application.router.add_routes(adapter.routes())
+        return application
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "instance": self.instance_id})
+
+    async def serve(self) -> None:
+        """Run the HTTP server, long connections, delivery worker and scheduler until cancelled."""
+        await self.start()
+        runner = web.AppRunner(self.web_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.server.host, self.config.server.port)
+        await site.start()
+        log.info("listening on %s:%s", self.config.server.host, self.config.server.port)
+        for adapter in self.adapters.values():
+            await adapter.start()
+        poll = self.config.delivery.poll_interval.total_seconds()
+        self._tasks.append(asyncio.create_task(self.deliverer.run_forever(poll)))
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+            await self.close()
+
+
+def default_config_path() -> str | None:
+    path = os.environ.get("HUBAO_CONFIG")
+    if path:
+        return path
+    return "hubao.toml" if os.path.exists("hubao.toml") else None

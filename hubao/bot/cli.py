@@ -1,0 +1,174 @@
+"""``hubao`` — the command line. Part of the composition root."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from hubao import __version__
+from hubao.bot.config import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"hubao: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubao", description="互保 (HuBao) group bot for WeCom, DingTalk and Feishu")
+    parser.add_argument("--version", action="version", version=f"hubao {__version__}")
+    parser.add_argument("--config", "-c", help="TOML config file (default: $HUBAO_CONFIG or ./hubao.toml)")
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP callbacks, long connections, scheduler and delivery")
+    serve.set_defaults(func=_serve)
+
+    console = sub.add_parser("console", help="try the bot in this terminal (NAME: message lines)")
+    console.add_argument("--admin", action="append", default=[], metavar="NAME", help="make NAME a bot admin")
+    console.add_argument("--db", metavar="URL", help="database URL (default: a temporary SQLite file)")
+    console.add_argument("--locale", choices=["zh", "en"], help="reply language")
+    console.set_defaults(func=_console)
+
+    check = sub.add_parser("check-config", help="validate the config file and exit")
+    check.set_defaults(func=_check_config)
+
+    doctor = sub.add_parser("doctor", help="check the configured platform credentials and URLs")
+    doctor.set_defaults(func=_doctor)
+
+    outbox = sub.add_parser("outbox", help="list outbound messages by state (dead ones by default)")
+    outbox.add_argument("--state", action="append", choices=["pending", "sending", "sent", "dead", "split"])
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.set_defaults(func=_outbox)
+    return parser
+
+
+def _config(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
+    from hubao.bot.app import default_config_path, read_config
+
+    return read_config(args.config or default_config_path(), overrides=overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hubao.bot.app import App
+
+    app = App(_config(args))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(app.serve())
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = _config(args)
+    enabled = [name for name, section in config.platforms.items() if getattr(section, "enabled", False)]
+    print(f"config ok; platforms enabled: {', '.join(enabled) or 'none'}; storage: {config.storage.url}")
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {}
+    if args.locale:
+        overrides["bot.locale"] = args.locale
+    with tempfile.TemporaryDirectory(prefix="hubao-console-") as tmp:
+        if args.db:
+            overrides["storage.url"] = args.db
+        elif not args.config:
+            overrides["storage.url"] = f"sqlite+aiosqlite:///{Path(tmp) / 'console.db'}"
+        config = _config(args, **overrides)
+        admins = list(config.bot.admins) + [f"console:{name}" for name in args.admin]
+        config = config.model_copy(update={"bot": config.bot.model_copy(update={"admins": admins})})
+        return asyncio.run(run_console(config, sys.stdin, sys.stdout))
+
+
+async def run_console(config, stdin: TextIO, stdout: TextIO) -> int:  # type: ignore[no-untyped-def]
+    from hubao.bot.console import ConsoleSession
+
+    interactive = stdin.isatty()
+    session = await ConsoleSession.open(config)
+    if interactive:
+        stdout.write("HuBao console — type `NAME: /help`, `:advance 61m`; Ctrl-D quits.\n")
+    try:
+        loop = asyncio.get_running_loop()
+        while True:
+            if interactive:
+                stdout.write("> ")
+                stdout.flush()
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            for block in await session.feed(line):
+                stdout.write(block + "\n")
+            stdout.flush()
+    finally:
+        await session.close()
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from hubao.bot.app import App
+
+    async def check() -> int:
+        app = App(_config(args))
+        problems = 0
+        try:
+            await app.start()
+            print("storage: ok")
+        except Exception as exc:
+            print(f"storage: FAILED ({type(exc).__name__}: {exc})")
+            problems += 1
+        for name, adapter in app.adapters.items():
+            issues = await adapter.check()
+            problems += len(issues)
+            print(f"{name}: " + ("ok" if not issues else "PROBLEMS"))
+            for issue in issues:
+                print(f"  - {issue}")
+        if not app.adapters:
+            print("no platform is enabled; set [wecom]/[dingtalk]/[feishu] enabled = true")
+        await app.close()
+        return 1 if problems else 0
+
+    return asyncio.run(check())
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from hubao.bot.app import App
+
+    async def listing() -> int:
+        app = App(_config(args))
+        await app.start()
+        rows = await app.outbox.listing(tuple(args.state or ["dead"]), args.limit)
+        for row in rows:
+            text = str(row.payload.get("text", "")).replace("\n", " ")[:60]
+            print(
+                f"{row.id}\t{row.state}\t{row.platform}:{row.chat_id}\tattempts={row.attempts}\t{row.key}\t"
+                f"{row.last_error[:80]}\t{text}"
+            )
+        print(f"{len(rows)} message(s)")
+        await app.close()
+        return 0
+
+    return asyncio.run(listing())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

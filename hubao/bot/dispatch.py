@@ -1,0 +1,163 @@
+"""The one entry point every transport calls: ``dispatch(event)``.
+
+dedupe → group and roles → router → handler, all inside one transaction that also
+writes the replies to the outbox. The storage-facing steps come from a :class:`Backend`
+that the composition root supplies, so the kernel knows no SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from hubao.bot.adapter import DispatchResult
+from hubao.bot.clock import Clock
+from hubao.bot.events import InboundEvent, OutboundMessage, User
+from hubao.bot.i18n import Catalog
+from hubao.bot.router import (
+    ArgKind,
+    CommandContext,
+    Refused,
+    Role,
+    Router,
+    UnknownCommand,
+    UsageError,
+    describe_roles,
+    is_command,
+)
+
+log = logging.getLogger("hubao.dispatch")
+
+
+class RiskNotFound(Exception):
+    """The command names a risk number that this group does not have."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class Backend(Protocol):
+    """Storage-facing steps of dispatch, implemented outside the kernel."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def first_delivery(self, session: Any, key: str) -> bool:
+        """Record ``key``; False if it was recorded before (a platform retry)."""
+        ...
+
+    async def load_group(self, session: Any, event: InboundEvent) -> Any | None: ...
+
+    def locale_of(self, group: Any | None) -> str: ...
+
+    async def enroll(self, session: Any, group: Any, user: User) -> None: ...
+
+    async def resolve_names(self, session: Any, group: Any, names: Sequence[str]) -> list[User]: ...
+
+    async def roles_of(self, session: Any, group: Any | None, user: User, risk_number: int | None) -> Role:
+        """The actor's roles; raises :class:`RiskNotFound` for a number the group lacks."""
+        ...
+
+    async def enqueue(self, session: Any, messages: Sequence[OutboundMessage], key_prefix: str) -> None: ...
+
+
+class Dispatcher:
+    def __init__(self, router: Router, backend: Backend, clock: Clock) -> None:
+        self.router = router
+        self.backend = backend
+        self.clock = clock
+
+    async def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
+        try:
+            async with self.backend.transaction() as session:
+                if not await self.backend.first_delivery(session, event.dedupe_key):
+                    return DispatchResult(duplicate=True)
+                group = await self.backend.load_group(session, event)
+                t = Catalog(self.backend.locale_of(group))
+                replies = await self._handle(session, event, group, t)
+                if replies and not inline_replies:
+                    await self.backend.enqueue(session, replies, f"reply:{event.dedupe_key}")
+        except Exception:
+            log.exception("dispatch failed for %s", event.dedupe_key)
+            return await self._apologise(event, inline_replies)
+        return DispatchResult(replies=tuple(replies) if inline_replies else (), handled=bool(replies))
+
+    async def _handle(self, session: Any, event: InboundEvent, group: Any | None, t: Catalog) -> list[OutboundMessage]:
+        if not is_command(event.text):
+            return []
+        ctx_out: list[OutboundMessage] = []
+
+        def say(text: str) -> list[OutboundMessage]:
+            ctx_out.append(_reply(event, text))
+            return ctx_out
+
+        try:
+            invocation = self.router.parse(event)
+        except UnknownCommand as exc:
+            return say(t("error.unknown_command", word=exc.word or "/", help="/help"))
+        except UsageError as exc:
+            spec = self.router.get(event.text.strip()[1:].split()[0]) if event.text.strip()[1:] else None
+            return say(_usage_text(t, spec.usage if spec else "/help", exc.detail))
+        spec, args = invocation.spec, invocation.args
+
+        if group is None and spec.needs_group:
+            return say(t("error.not_setup"))
+        if group is not None:
+            await self.backend.enroll(session, group, event.sender)
+        if args.unresolved:
+            found = await self.backend.resolve_names(session, group, args.unresolved)
+            if len(found) != len(args.unresolved):
+                known = {u.name for u in found}
+                missing = next(n for n in args.unresolved if n not in known)
+                return say(t("error.unknown_user", name=missing))
+            args = type(args)(**{**_fields(args), "users": args.users + tuple(found), "unresolved": ()})
+        if ArgKind.USER in spec.requires and not args.users:
+            return say(_usage_text(t, spec.usage, ""))
+
+        try:
+            roles = await self.backend.roles_of(session, group, event.sender, args.risk)
+        except RiskNotFound as exc:
+            return say(t("error.no_such_risk", number=exc.number))
+        if not roles & spec.roles and Role.ANYONE not in spec.roles:
+            return say(t("error.refused", who=describe_roles(spec.roles, t)))
+
+        ctx: CommandContext[Any] = CommandContext(
+            event=event, spec=spec, args=args, session=session, clock=self.clock, t=t, group=group, roles=roles
+        )
+        try:
+            await spec.handler(ctx)
+        except UsageError as exc:
+            return say(_usage_text(t, spec.usage, exc.detail))
+        except Refused as exc:
+            return say(t("error.refused", who=describe_roles(exc.allowed, t)))
+        return ctx.out
+
+    async def _apologise(self, event: InboundEvent, inline_replies: bool) -> DispatchResult:
+        """An unexpected failure: roll back, tell the chat briefly, never show a trace."""
+        if not is_command(event.text):
+            return DispatchResult(handled=False)
+        reply = _reply(event, Catalog("zh")("error.internal"))
+        if inline_replies:
+            return DispatchResult(replies=(reply,))
+        try:
+            async with self.backend.transaction() as session:
+                await self.backend.enqueue(session, [reply], f"error:{event.dedupe_key}")
+        except Exception:
+            log.exception("could not queue the error reply for %s", event.dedupe_key)
+        return DispatchResult(handled=False)
+
+
+def _reply(event: InboundEvent, text: str) -> OutboundMessage:
+    return OutboundMessage(platform=event.platform, chat_id=event.chat_id, text=text, reply_handle=event.reply_handle)
+
+
+def _usage_text(t: Catalog, usage: str, detail: str) -> str:
+    if detail:
+        return t("error.bad_args_detail", detail=detail, usage=usage)
+    return t("error.bad_args", usage=usage)
+
+
+def _fields(args: Any) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in args.__slots__}

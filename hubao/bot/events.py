@@ -1,0 +1,176 @@
+"""The two values every adapter speaks: one inbound event, one outbound message.
+
+Adapters turn a platform payload into an :class:`InboundEvent` and render an
+:class:`OutboundMessage` into the platform's wire format. Nothing past the adapter
+sees a platform payload.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+ButtonAction = str  # one of BUTTON_ACTIONS
+BUTTON_ACTIONS = ("ack", "resolve", "snooze")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person, namespaced by platform: ``feishu:ou_xxx``, ``wecom:zhangsan``."""
+
+    id: str
+    name: str = ""
+
+    @property
+    def platform(self) -> str:
+        return self.id.split(":", 1)[0]
+
+    @property
+    def native_id(self) -> str:
+        """The id the platform itself uses (without the namespace)."""
+        return self.id.split(":", 1)[1] if ":" in self.id else self.id
+
+    @property
+    def display(self) -> str:
+        return self.name or self.native_id
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A user @-mentioned in a message; ``token`` is the exact text standing for them."""
+
+    user: User
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A typed button payload: an action on one risk of the chat it was posted in."""
+
+    action: ButtonAction
+    risk_number: int
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in BUTTON_ACTIONS:
+            raise ValueError(f"unknown button action {self.action!r}")
+        if not 0 < self.risk_number < 10**9:
+            raise ValueError("risk number out of range")
+
+    @property
+    def command(self) -> str:
+        """The text command a click stands for; clicking is typing this."""
+        suffix = " 1h" if self.action == "snooze" else ""
+        return f"/{self.action} #{self.risk_number}{suffix}"
+
+    def to_value(self) -> dict[str, Any]:
+        return {"hubao": self.action, "risk": self.risk_number}
+
+    @classmethod
+    def from_value(cls, value: Any) -> Button:
+        """Decode a click payload; raises ValueError for anything not made by :meth:`to_value`."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError("button value is not JSON") from exc
+        if not isinstance(value, Mapping):
+            raise ValueError("button value is not an object")
+        action, risk = value.get("hubao"), value.get("risk")
+        if not isinstance(action, str) or isinstance(risk, bool) or not isinstance(risk, int):
+            raise ValueError("button value lacks action or risk")
+        return cls(action=action, risk_number=risk)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """Something a person did in a chat: a message, or a button click (``button`` set)."""
+
+    platform: str
+    chat_id: str
+    sender: User
+    text: str
+    message_id: str
+    time: datetime
+    mentions: tuple[Mention, ...] = ()
+    mentions_all: bool = False
+    button: Button | None = None
+    # Adapter-private handle for answering this event (session webhook, response_url,
+    # message id to reply in thread, card token...). Opaque to everyone else.
+    reply_handle: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{self.platform}:{self.message_id}"
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+
+
+class Lane(IntEnum):
+    """Delivery priority; lower goes first."""
+
+    URGENT = 0  # escalations and /urgent
+    REPLY = 1
+    DIGEST = 2
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What the bot says. Adapters render it; mentions are pings, not decoration."""
+
+    platform: str
+    chat_id: str
+    text: str
+    title: str = ""
+    format: Format = Format.TEXT
+    mentions: tuple[User, ...] = ()
+    mention_all: bool = False
+    buttons: tuple[Button, ...] = ()
+    lane: Lane = Lane.REPLY
+    reply_handle: Mapping[str, str] = field(default_factory=dict)
+    # Set on the answer to a button click: replace the clicked card, show ``toast``.
+    updates_card: bool = False
+    toast: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "chat_id": self.chat_id,
+            "text": self.text,
+            "title": self.title,
+            "format": self.format.value,
+            "mentions": [[u.id, u.name] for u in self.mentions],
+            "mention_all": self.mention_all,
+            "buttons": [[b.action, b.risk_number, b.label] for b in self.buttons],
+            "lane": int(self.lane),
+            "reply_handle": dict(self.reply_handle),
+            "updates_card": self.updates_card,
+            "toast": self.toast,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OutboundMessage:
+        return cls(
+            platform=data["platform"],
+            chat_id=data["chat_id"],
+            text=data["text"],
+            title=data.get("title", ""),
+            format=Format(data.get("format", "text")),
+            mentions=tuple(User(i, n) for i, n in data.get("mentions", [])),
+            mention_all=bool(data.get("mention_all", False)),
+            buttons=tuple(Button(a, r, lbl) for a, r, lbl in data.get("buttons", [])),
+            lane=Lane(data.get("lane", Lane.REPLY)),
+            reply_handle=dict(data.get("reply_handle", {})),
+            updates_card=bool(data.get("updates_card", False)),
+            toast=data.get("toast", ""),
+        )
+
+    def with_text(self, text: str) -> OutboundMessage:
+        return replace(self, text=text)

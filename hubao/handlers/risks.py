@@ -1,0 +1,420 @@
+"""Risk commands: log, acknowledge, resolve, reopen, assign, note, snooze, list, show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hubao.bot.config import Config
+from hubao.bot.events import Lane, User
+from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
+from hubao.bot.timeparse import parse_deadline, parse_duration
+from hubao.handlers.common import (
+    MAX_CONTENT,
+    age_text,
+    group_id,
+    group_zone,
+    level_label,
+    local_time,
+    person,
+    risk_buttons,
+    risk_summary,
+    roster,
+)
+from hubao.scheduler.calendar import ALWAYS, Calendar
+from hubao.scheduler.policy import Policy, policy_for
+from hubao.storage import repo
+from hubao.storage.models import Group, Risk
+
+Ctx = CommandContext[AsyncSession]
+CalendarFor = Callable[[Group], Calendar]
+LIST_LIMIT = 30
+
+
+def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Router:
+    r = Router()
+
+    @r.command(
+        "risk",
+        aliases=["风险", "提醒"],
+        roles=Role.MEMBER,
+        usage="/risk <text> [@owner] [!高/!中/!低] [#tag] [due:<time>]",
+        summary="help.risk",
+    )
+    async def log_risk(ctx: Ctx) -> None:
+        level = (ctx.args.level or Level.MEDIUM).value
+        await create_risk(ctx, config, calendar_for, level=level, urgent=False)
+
+    @r.command("urgent", aliases=["紧急"], roles=Role.MEMBER, usage="/urgent <text> [@owner]", summary="help.urgent")
+    async def urgent(ctx: Ctx) -> None:
+        await create_risk(ctx, config, calendar_for, level=Level.HIGH.value, urgent=True)
+
+    @r.command(
+        "ack",
+        aliases=["认领", "收到"],
+        roles=Role.OWNER | Role.PARTNER | Role.LEADER,
+        usage="/ack <#n>",
+        summary="help.ack",
+    )
+    async def ack(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        if risk.status == "resolved":
+            ctx.reply(ctx.t("risk.already_resolved", number=risk.number))
+            return
+        if risk.acked_at is not None:
+            ctx.reply(ctx.t("risk.already_acked", number=risk.number))
+            return
+        now = ctx.clock.now()
+        risk.acked_at = now
+        risk.status = "acknowledged"
+        risk.next_step_at = _next_resolve_step(risk)
+        await _save(ctx, risk, "acknowledged", {"late": now > risk.respond_by})
+        await _answer(ctx, risk, config, "risk.acked")
+
+    @r.command(
+        "resolve",
+        aliases=["解决"],
+        roles=Role.OWNER | Role.REPORTER | Role.LEADER | Role.ADMIN,
+        usage="/resolve <#n> [note]",
+        summary="help.resolve",
+    )
+    async def resolve(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        if risk.status == "resolved":
+            ctx.reply(ctx.t("risk.already_resolved", number=risk.number))
+            return
+        now = ctx.clock.now()
+        note = ctx.args.text[:MAX_CONTENT]
+        risk.status, risk.resolved_at, risk.resolution = "resolved", now, note
+        risk.next_step_at, risk.snoozed_until = None, None
+        if risk.acked_at is None:
+            risk.acked_at = now  # resolving answers the reminder too
+        await _save(ctx, risk, "resolved", {"note": note, "on_time": now <= risk.resolve_by})
+        await _answer(ctx, risk, config, "risk.resolved")
+
+    @r.command(
+        "reopen",
+        aliases=["重开"],
+        roles=Role.REPORTER | Role.LEADER | Role.ADMIN,
+        usage="/reopen <#n> [reason]",
+        summary="help.reopen",
+    )
+    async def reopen(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        if risk.status != "resolved":
+            ctx.reply(ctx.t("risk.not_resolved", number=risk.number))
+            return
+        now = ctx.clock.now()
+        policy = Policy.from_json(risk.policy)
+        calendar = ALWAYS if risk.urgent else calendar_for(ctx.group)
+        risk.status, risk.resolved_at, risk.acked_at, risk.resolution = "open", None, None, ""
+        risk.respond_by = calendar.add(now, policy.respond)
+        risk.resolve_by = calendar.add(now, policy.resolve)
+        risk.respond_pings = risk.resolve_pings = 0
+        risk.clock_epoch += 1
+        risk.snoozed_until = None
+        risk.next_step_at = risk.respond_by
+        await _save(ctx, risk, "reopened", {"reason": ctx.args.text[:MAX_CONTENT]})
+        await _answer(ctx, risk, config, "risk.reopened", ping_owner=True)
+
+    @r.command(
+        "assign",
+        aliases=["转交"],
+        roles=Role.OWNER | Role.LEADER | Role.ADMIN,
+        usage="/assign <#n> <@user>",
+        summary="help.assign",
+    )
+    async def assign(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        new_owner = ctx.args.users[0]
+        if risk.status == "resolved":
+            ctx.reply(ctx.t("risk.already_resolved", number=risk.number))
+            return
+        if new_owner.id == risk.owner_id:
+            ctx.reply(ctx.t("risk.same_owner", number=risk.number, owner=new_owner.display))
+            return
+        await repo.upsert_member(ctx.session, group_id(ctx.group), new_owner.id, new_owner.name, ctx.clock.now())
+        old = risk.owner_id
+        risk.owner_id = new_owner.id
+        await _save(ctx, risk, "assigned", {"from": old, "to": new_owner.id})
+        await _answer(ctx, risk, config, "risk.assigned", ping_owner=True)
+
+    @r.command("note", aliases=["备注"], roles=Role.MEMBER, usage="/note <#n> <text>", summary="help.note")
+    async def note(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        await _save(ctx, risk, "noted", {"text": ctx.args.text[:MAX_CONTENT]})
+        ctx.reply(ctx.t("risk.noted", number=risk.number))
+
+    @r.command(
+        "snooze",
+        aliases=["暂缓"],
+        roles=Role.OWNER | Role.LEADER,
+        usage="/snooze <#n> <duration|明天|next-workday>",
+        summary="help.snooze",
+    )
+    async def snooze(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        if risk.status == "resolved":
+            ctx.reply(ctx.t("risk.already_resolved", number=risk.number))
+            return
+        now = ctx.clock.now()
+        until = _snooze_until(ctx, config, now)
+        if until - now > config.escalation.max_snooze:
+            raise UsageError(ctx.t("risk.snooze_too_long", max=_span(config.escalation.max_snooze)))
+        risk.snoozed_until = until
+        if risk.next_step_at is not None and risk.next_step_at < until:
+            risk.next_step_at = until
+        await _save(ctx, risk, "snoozed", {"until": until.isoformat()})
+        zone = group_zone(ctx.group, config)
+        ctx.reply(ctx.t("risk.snoozed", number=risk.number, until=local_time(until, zone)))
+
+    @r.command(
+        "list", aliases=["看板", "列表"], roles=Role.MEMBER, usage="/list [mine/overdue/all]", summary="help.list"
+    )
+    async def board(ctx: Ctx) -> None:
+        scope = ctx.args.text.lower() or "open"
+        scopes = {"open": "open", "mine": "mine", "我的": "mine", "overdue": "overdue", "逾期": "overdue",
+                  "all": "all", "全部": "all"}  # fmt: skip
+        if scope not in scopes:
+            raise UsageError(scope[:20])
+        scope = scopes[scope]
+        now = ctx.clock.now()
+        gid = group_id(ctx.group)
+        risks = await repo.list_risks(
+            ctx.session,
+            gid,
+            statuses=("open", "acknowledged", "resolved") if scope == "all" else repo.OPEN_STATES,
+            owner_id=ctx.event.sender.id if scope == "mine" else None,
+            overdue_at=now if scope == "overdue" else None,
+            limit=1000,
+        )
+        ctx.reply(render_board(risks, await roster(ctx.session, ctx.group), ctx, config, scope, now))
+
+    @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show")
+    async def show(ctx: Ctx) -> None:
+        risk = await _risk(ctx)
+        names = await roster(ctx.session, ctx.group)
+        zone = group_zone(ctx.group, config)
+        lines = [risk_summary(risk, names, ctx.t, zone)]
+        reporter = person(risk.reporter_id, names)
+        lines.append(ctx.t("risk.line_reporter", reporter=reporter.display, at=local_time(risk.created_at, zone)))
+        if risk.resolution:
+            lines.append(ctx.t("risk.line_resolution", note=risk.resolution))
+        lines.append(ctx.t("risk.timeline"))
+        for event in await repo.risk_events(ctx.session, risk.id or 0):
+            actor = ctx.t("actor.system") if event.actor_id == "system" else person(event.actor_id, names).display
+            detail = describe_event(event.kind, event.data, names, ctx, zone)
+            lines.append(f"  {local_time(event.at, zone)} {actor} {detail}")
+        ctx.reply("\n".join(lines), buttons=risk_buttons(risk, ctx.t))
+
+    return r
+
+
+async def create_risk(
+    ctx: Ctx, config: Config, calendar_for: CalendarFor, *, level: str, urgent: bool, source: str = "chat"
+) -> Risk:
+    content = ctx.args.text.strip()
+    if not content:
+        raise UsageError("")
+    if len(content) > MAX_CONTENT:
+        raise UsageError(ctx.t("risk.too_long", max=MAX_CONTENT))
+    now = ctx.clock.now()
+    group: Group = ctx.group
+    gid = group_id(group)
+    owner = ctx.args.users[0] if ctx.args.users else ctx.event.sender
+    if owner.id != ctx.event.sender.id:
+        await repo.upsert_member(ctx.session, gid, owner.id, owner.name, now)
+    policy = policy_for(config.escalation, level, group.policy)
+    calendar = ALWAYS if urgent else calendar_for(group)
+    respond_by = calendar.add(now, policy.respond)
+    resolve_by = calendar.add(now, policy.resolve)
+    if ctx.args.due:
+        try:
+            due = parse_deadline(ctx.args.due, now, group_zone(group, config))
+        except ValueError as exc:
+            raise UsageError(ctx.t("risk.bad_due", due=ctx.args.due[:40])) from exc
+        resolve_by = due
+        respond_by = min(respond_by, due)
+    risk = Risk(
+        group_id=gid,
+        number=await repo.take_next_number(ctx.session, gid),
+        content=content,
+        level=level,
+        tags=list(ctx.args.tags),
+        reporter_id=ctx.event.sender.id,
+        owner_id=owner.id,
+        urgent=urgent,
+        source=source,
+        created_at=now,
+        respond_by=respond_by,
+        resolve_by=resolve_by,
+        policy=policy.to_json(),
+        next_step_at=respond_by,
+    )
+    ctx.session.add(risk)
+    await ctx.session.flush()
+    data = {"content": content, "level": level, "owner": owner.id, "tags": list(ctx.args.tags), "urgent": urgent}
+    await _save(ctx, risk, "created", data)
+    names = await roster(ctx.session, group)
+    names.setdefault(owner.id, owner)
+    zone = group_zone(group, config)
+    text = ctx.t("risk.created_urgent" if urgent else "risk.created") + "\n" + risk_summary(risk, names, ctx.t, zone)
+    ctx.reply(
+        text,
+        mentions=[] if urgent else [owner],
+        mention_all=urgent,
+        lane=Lane.URGENT if urgent else Lane.REPLY,
+        buttons=risk_buttons(risk, ctx.t),
+    )
+    return risk
+
+
+def render_board(risks: list[Risk], names: dict[str, User], ctx: Ctx, config: Config, scope: str, now: datetime) -> str:
+    t = ctx.t
+    if not risks:
+        return t(f"board.empty_{scope}")
+    zone = group_zone(ctx.group, config)
+    lines = [t(f"board.title_{scope}", count=len(risks))]
+    for risk in risks[:LIST_LIMIT]:
+        owner = person(risk.owner_id, names).display
+        flag = ""
+        if risk.status == "resolved":
+            flag = t("board.flag_resolved")
+        elif risk.resolve_by < now:
+            flag = t("board.flag_overdue")
+        elif risk.acked_at is None and risk.respond_by < now:
+            flag = t("board.flag_unacked")
+        lines.append(
+            t(
+                "board.line",
+                number=risk.number,
+                level=level_label(risk.level, t),
+                content=_clip(risk.content, 40),
+                owner=owner,
+                age=age_text(now - risk.created_at, t),
+                due=local_time(risk.resolve_by, zone),
+                flag=flag,
+            ).rstrip()
+        )
+    if len(risks) > LIST_LIMIT:
+        lines.append(t("board.more", count=len(risks) - LIST_LIMIT))
+    return "\n".join(lines)
+
+
+def describe_event(kind: str, data: dict[str, object], names: dict[str, User], ctx: Ctx, zone: object) -> str:
+    t = ctx.t
+    if kind == "assigned":
+        return t("event.assigned", to=person(str(data.get("to")), names).display)
+    if kind == "noted":
+        return t("event.noted", text=data.get("text", ""))
+    if kind == "snoozed":
+        until = datetime.fromisoformat(str(data["until"]))
+        return t("event.snoozed", until=local_time(until, zone))  # type: ignore[arg-type]
+    if kind == "resolved" and data.get("note"):
+        return t("event.resolved_note", note=data["note"])
+    if kind == "reopened" and data.get("reason"):
+        return t("event.reopened_reason", reason=data["reason"])
+    if kind == "escalated":
+        return t("event.escalated", step=t(f"step.{data.get('step', 'respond')}"), n=data.get("repeat", 0))
+    key = f"event.{kind}"
+    return t(key) if t.has(key) else kind
+
+
+async def _risk(ctx: Ctx) -> Risk:
+    number = ctx.args.risk
+    assert number is not None  # the router requires it
+    risk = await repo.get_risk(ctx.session, group_id(ctx.group), number, for_update=True)
+    assert risk is not None  # roles_of already raised RiskNotFound
+    return risk
+
+
+async def _save(ctx: Ctx, risk: Risk, kind: str, data: dict[str, object]) -> None:
+    ctx.session.add(risk)
+    await repo.add_event(
+        ctx.session,
+        group_id=risk.group_id,
+        risk_id=risk.id,
+        actor_id=ctx.event.sender.id,
+        kind=kind,
+        at=ctx.clock.now(),
+        data=data,
+        message_id=ctx.event.message_id,
+    )
+
+
+async def _answer(ctx: Ctx, risk: Risk, config: Config, key: str, *, ping_owner: bool = False) -> None:
+    """Reply to a risk command; to a button click, answer with the refreshed card and a toast."""
+    names = await roster(ctx.session, ctx.group)
+    zone = group_zone(ctx.group, config)
+    headline = ctx.t(key, number=risk.number)
+    owner = person(risk.owner_id, names)
+    ctx.reply(
+        headline + "\n" + risk_summary(risk, names, ctx.t, zone),
+        mentions=[owner] if ping_owner else [],
+        buttons=risk_buttons(risk, ctx.t),
+        updates_card=ctx.event.button is not None,
+        toast=headline if ctx.event.button is not None else "",
+    )
+
+
+def _next_resolve_step(risk: Risk) -> datetime:
+    step = risk.resolve_by
+    if risk.snoozed_until is not None and risk.snoozed_until > step:
+        step = risk.snoozed_until
+    return step
+
+
+def _snooze_until(ctx: Ctx, config: Config, now: datetime) -> datetime:
+    raw = ctx.args.text.strip()
+    zone = group_zone(ctx.group, config)
+    work_start = work_start_time(ctx.group.work_hours or config.escalation.work_hours)
+    if raw.lower() in ("next-workday", "下个工作日", "next_workday"):
+        return next_workday_start(now, zone, work_start)
+    if raw in ("明天", "tomorrow"):
+        tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+        return datetime.combine(tomorrow, work_start, zone).astimezone(UTC)
+    try:
+        return now + parse_duration(raw)
+    except ValueError:
+        pass
+    try:
+        return parse_deadline(raw, now, zone)
+    except ValueError as exc:
+        raise UsageError(raw[:40]) from exc
+
+
+def work_start_time(hours: str) -> time:
+    start = hours.split("-", 1)[0].strip()
+    hour, _, minute = start.partition(":")
+    return time(int(hour), int(minute or 0))
+
+
+def next_workday_start(now: datetime, zone: ZoneInfo, start: time) -> datetime:
+    """Start of working time on the next working day (Chinese holidays and 调休 included)."""
+    day = now.astimezone(zone).date()
+    for _ in range(60):
+        day += timedelta(days=1)
+        if is_workday(day):
+            break
+    return datetime.combine(day, start, zone).astimezone(UTC)
+
+
+def is_workday(day: date) -> bool:
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:  # a year the data package does not cover
+        return day.weekday() < 5
+
+
+def _span(delta: timedelta) -> str:
+    from hubao.bot.timeparse import format_duration
+
+    return format_duration(delta)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

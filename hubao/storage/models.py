@@ -1,0 +1,173 @@
+"""SQLModel tables. All times are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime written to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json_column(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class Group(SQLModel, table=True):
+    """One registered group chat on one platform."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    chat_id: str = Field(max_length=128)
+    name: str = Field(max_length=128)
+    leader_id: str | None = Field(default=None, max_length=160)
+    locale: str | None = Field(default=None, max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)
+    calendar: str | None = Field(default=None, max_length=16)  # always | workdays; None = config
+    work_hours: str | None = Field(default=None, max_length=16)
+    escalate_to: str | None = Field(default=None, max_length=128)
+    digest_at: str | None = Field(default=None, max_length=16)  # "fri 17:00"; None = config
+    policy: dict[str, Any] = _json_column(dict)  # per-level overrides set by /admin policy
+    next_number: int = 1
+    created_at: datetime = _utc_column()
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("group_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", index=True)
+    user_id: str = Field(max_length=160)
+    name: str = Field(default="", max_length=128)
+    partner_id: str | None = Field(default=None, max_length=160)
+    active: bool = True
+    joined_at: datetime = _utc_column()
+
+
+class BotAdmin(SQLModel, table=True):
+    """Admins added from chat; admins listed in config are not stored."""
+
+    __tablename__ = "bot_admins"
+
+    user_id: str = Field(primary_key=True, max_length=160)
+    added_by: str = Field(max_length=160)
+    added_at: datetime = _utc_column()
+
+
+class Risk(SQLModel, table=True):
+    __tablename__ = "risks"
+    __table_args__ = (
+        UniqueConstraint("group_id", "number"),
+        Index("ix_risks_next_step_at", "next_step_at"),
+        Index("ix_risks_group_status", "group_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    number: int
+    content: str = Field(max_length=2000)
+    level: str = Field(default="medium", max_length=8)
+    tags: list[str] = _json_column(list)
+    reporter_id: str = Field(max_length=160)
+    owner_id: str = Field(max_length=160)
+    status: str = Field(default="open", max_length=16)  # open | acknowledged | resolved
+    urgent: bool = False
+    source: str = Field(default="chat", max_length=16)  # chat | api | alert | meeting
+    created_at: datetime = _utc_column()
+    respond_by: datetime = _utc_column()
+    resolve_by: datetime = _utc_column()
+    acked_at: datetime | None = _utc_column(nullable=True)
+    resolved_at: datetime | None = _utc_column(nullable=True)
+    snoozed_until: datetime | None = _utc_column(nullable=True)
+    resolution: str = Field(default="", max_length=2000)
+    # The escalation policy as it was when the risk was created (or reopened).
+    policy: dict[str, Any] = _json_column(dict)
+    # When the sweep must next look at this risk; NULL when nothing is pending.
+    next_step_at: datetime | None = _utc_column(nullable=True)
+    respond_pings: int = 0  # respond-window pings sent since the clocks last started
+    resolve_pings: int = 0
+    clock_epoch: int = 0  # bumped by /reopen so step keys of a new round differ
+
+
+class RiskEvent(SQLModel, table=True):
+    """The append-only audit trail: who did what to which risk, when, from which message."""
+
+    __tablename__ = "risk_events"
+    __table_args__ = (Index("ix_risk_events_group_at", "group_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    risk_id: int | None = Field(default=None, foreign_key="risks.id", index=True)
+    at: datetime = _utc_column()
+    actor_id: str = Field(max_length=160)  # "system" for the scheduler
+    kind: str = Field(max_length=32)
+    data: dict[str, Any] = _json_column(dict)
+    message_id: str | None = Field(default=None, max_length=200)
+
+
+class Outbox(SQLModel, table=True):
+    """Durable outbound messages, written in the transaction of the change that caused them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at", "lane"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=240, unique=True)  # idempotency key
+    platform: str = Field(max_length=32)
+    chat_id: str = Field(max_length=128)
+    lane: int = 1
+    payload: dict[str, Any] = _json_column(dict)
+    state: str = Field(default="pending", max_length=16)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime = _utc_column()
+    created_at: datetime = _utc_column()
+    sent_at: datetime | None = _utc_column(nullable=True)
+    last_error: str = Field(default="", max_length=500)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _utc_column(nullable=True)
+
+
+class SeenDelivery(SQLModel, table=True):
+    """Platform deliveries already processed, so a platform retry has one effect."""
+
+    __tablename__ = "seen_deliveries"
+
+    key: str = Field(primary_key=True, max_length=240)
+    seen_at: datetime = _utc_column(index=True)
+
+
+class Lease(SQLModel, table=True):
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=120)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = _utc_column()

@@ -1,0 +1,190 @@
+"""Queries used by handlers and the scheduler. Plain functions over an AsyncSession."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hubao.storage.models import BotAdmin, Group, Member, Outbox, Risk, RiskEvent, SeenDelivery
+
+OPEN_STATES = ("open", "acknowledged")
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT that can ``on_conflict_do_nothing`` on either backend."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def record_delivery(session: AsyncSession, key: str, now: datetime) -> bool:
+    """Insert a delivery key; False when it was already there."""
+    stmt = _insert(session, SeenDelivery).values(key=key, seen_at=now).on_conflict_do_nothing()
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+async def forget_deliveries_before(session: AsyncSession, cutoff: datetime) -> int:
+    from sqlalchemy import delete
+
+    result = await session.exec(delete(SeenDelivery).where(col(SeenDelivery.seen_at) < cutoff))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+async def get_group(session: AsyncSession, platform: str, chat_id: str) -> Group | None:
+    stmt = select(Group).where(Group.platform == platform, Group.chat_id == chat_id)
+    return (await session.exec(stmt)).first()
+
+
+async def get_group_by_id(session: AsyncSession, group_id: int) -> Group | None:
+    return await session.get(Group, group_id)
+
+
+async def create_group(
+    session: AsyncSession, *, platform: str, chat_id: str, name: str, now: datetime, leader_id: str | None = None
+) -> Group:
+    group = Group(platform=platform, chat_id=chat_id, name=name, leader_id=leader_id, created_at=now)
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def members(session: AsyncSession, group_id: int, *, active_only: bool = True) -> list[Member]:
+    stmt = select(Member).where(Member.group_id == group_id)
+    if active_only:
+        stmt = stmt.where(col(Member.active).is_(True))
+    return list((await session.exec(stmt.order_by(col(Member.id)))).all())
+
+
+async def get_member(session: AsyncSession, group_id: int, user_id: str) -> Member | None:
+    stmt = select(Member).where(Member.group_id == group_id, Member.user_id == user_id)
+    return (await session.exec(stmt)).first()
+
+
+async def upsert_member(
+    session: AsyncSession, group_id: int, user_id: str, name: str, now: datetime, *, reactivate: bool = False
+) -> tuple[Member, bool]:
+    """The member row for ``user_id``; the flag says whether it was created now."""
+    member = await get_member(session, group_id, user_id)
+    if member is None:
+        member = Member(group_id=group_id, user_id=user_id, name=name, joined_at=now)
+        session.add(member)
+        await session.flush()
+        return member, True
+    if name and member.name != name:
+        member.name = name
+        session.add(member)
+    if reactivate and not member.active:
+        member.active = True
+        session.add(member)
+    return member, False
+
+
+async def is_bot_admin(session: AsyncSession, user_id: str) -> bool:
+    return await session.get(BotAdmin, user_id) is not None
+
+
+async def take_next_number(session: AsyncSession, group_id: int) -> int:
+    """Atomically allocate the group's next risk number."""
+    stmt = (
+        update(Group)
+        .where(col(Group.id) == group_id)
+        .values(next_number=Group.next_number + 1)
+        .returning(Group.next_number)
+    )
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return int(result.scalar_one()) - 1
+
+
+async def get_risk(session: AsyncSession, group_id: int, number: int, *, for_update: bool = False) -> Risk | None:
+    stmt = select(Risk).where(Risk.group_id == group_id, Risk.number == number)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def list_risks(
+    session: AsyncSession,
+    group_id: int,
+    *,
+    statuses: Sequence[str] = OPEN_STATES,
+    owner_id: str | None = None,
+    overdue_at: datetime | None = None,
+    limit: int = 200,
+) -> list[Risk]:
+    stmt = select(Risk).where(Risk.group_id == group_id, col(Risk.status).in_(statuses))
+    if owner_id is not None:
+        stmt = stmt.where(Risk.owner_id == owner_id)
+    if overdue_at is not None:
+        stmt = stmt.where(col(Risk.resolve_by) < overdue_at)
+    stmt = stmt.order_by(col(Risk.created_at), col(Risk.number)).limit(limit)
+    return list((await session.exec(stmt)).all())
+
+
+async def count_risks(session: AsyncSession, group_id: int, statuses: Sequence[str]) -> int:
+    stmt = select(func.count()).select_from(Risk).where(Risk.group_id == group_id, col(Risk.status).in_(statuses))
+    return int((await session.exec(stmt)).one())
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    group_id: int,
+    risk_id: int | None,
+    actor_id: str,
+    kind: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+    message_id: str | None = None,
+) -> RiskEvent:
+    event = RiskEvent(
+        group_id=group_id,
+        risk_id=risk_id,
+        actor_id=actor_id,
+        kind=kind,
+        at=at,
+        data=data or {},
+        message_id=message_id,
+    )
+    session.add(event)
+    return event
+
+
+async def risk_events(session: AsyncSession, risk_id: int) -> list[RiskEvent]:
+    stmt = select(RiskEvent).where(RiskEvent.risk_id == risk_id).order_by(col(RiskEvent.at), col(RiskEvent.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def enqueue(
+    session: AsyncSession,
+    items: Iterable[tuple[str, dict[str, Any], int]],
+    *,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> int:
+    """Queue messages as (idempotency key, payload, lane); a key already queued is skipped."""
+    rows = [
+        {
+            "key": key,
+            "platform": payload["platform"],
+            "chat_id": payload["chat_id"],
+            "lane": lane,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": not_before or now,
+            "created_at": now,
+            "last_error": "",
+        }
+        for key, payload, lane in items
+    ]
+    if not rows:
+        return 0
+    stmt = _insert(session, Outbox).values(rows).on_conflict_do_nothing(index_elements=["key"])
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
