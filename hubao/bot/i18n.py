@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubao.bot.messages import MESSAGES
+from hubao.bot.catalog import MESSAGES
 
 LOCALES = ("zh", "en")
 
