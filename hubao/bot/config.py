@@ -127,6 +127,34 @@ class DigestSection(Section):
     _parse = field_validator("jitter", mode="before")(lambda cls, v: _duration(v))
 
 
+class MeetingsSection(Section):
+    auto_close: timedelta = timedelta(hours=3)  # a meeting left open is closed and posted after this
+
+    _parse = field_validator("auto_close", mode="before")(lambda cls, v: _duration(v))
+
+
+class IncidentsSection(Section):
+    prompt_every: timedelta = timedelta(minutes=30)  # ask for a progress update this often
+
+    _parse = field_validator("prompt_every", mode="before")(lambda cls, v: _duration(v))
+
+
+class PointsSection(Section):
+    """互保贡献积分 rules; every point is derived from an event of the audit trail."""
+
+    report_resolved: int = Field(default=2, ge=0, le=100)
+    ack_in_time: int = Field(default=1, ge=0, le=100)
+    resolve_in_time: int = Field(default=3, ge=0, le=100)
+    help_resolve: int = Field(default=2, ge=0, le=100)
+
+
+class ExportSection(Section):
+    secret: str = ""  # HMAC key of /admin export download links
+    link_ttl: timedelta = timedelta(hours=24)
+
+    _parse = field_validator("link_ttl", mode="before")(lambda cls, v: _duration(v))
+
+
 class Config(Section):
     bot: BotSection = BotSection()
     storage: StorageSection = StorageSection()
@@ -134,6 +162,10 @@ class Config(Section):
     escalation: EscalationSection = EscalationSection()
     delivery: DeliverySection = DeliverySection()
     digest: DigestSection = DigestSection()
+    meetings: MeetingsSection = MeetingsSection()
+    incidents: IncidentsSection = IncidentsSection()
+    points: PointsSection = PointsSection()
+    export: ExportSection = ExportSection()
     # Validated platform sections, keyed by platform name (models come from the adapters).
     platforms: dict[str, Any] = Field(default_factory=dict)
 

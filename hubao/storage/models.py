@@ -171,3 +171,67 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=120)
     holder: str = Field(max_length=64)
     expires_at: datetime = _utc_column()
+
+
+class Meeting(SQLModel, table=True):
+    """A meeting of a group: started and ended by the leader, recorded by anyone."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_group_started", "group_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    title: str = Field(default="", max_length=200)
+    started_by: str = Field(max_length=160)
+    started_at: datetime = _utc_column()
+    ended_at: datetime | None = _utc_column(nullable=True)
+    ended_by: str | None = Field(default=None, max_length=160)  # "system" when closed automatically
+    # The group id while the meeting is open, NULL once closed: at most one open meeting per group.
+    open_slot: int | None = Field(default=None, unique=True)
+
+
+class MeetingItem(SQLModel, table=True):
+    """One note, decision or action recorded during a meeting; an action links its risk."""
+
+    __tablename__ = "meeting_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meetings.id", index=True)
+    kind: str = Field(max_length=16)  # note | decision | action
+    text: str = Field(max_length=2000)
+    author_id: str = Field(max_length=160)
+    at: datetime = _utc_column()
+    risk_id: int | None = Field(default=None, foreign_key="risks.id")
+    message_id: str | None = Field(default=None, max_length=200)
+
+
+class Incident(SQLModel, table=True):
+    """Emergency mode of a group: open until ended, with progress prompts meanwhile."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_group_started", "group_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    title: str = Field(max_length=500)
+    started_by: str = Field(max_length=160)
+    started_at: datetime = _utc_column()
+    ended_at: datetime | None = _utc_column(nullable=True)
+    ended_by: str | None = Field(default=None, max_length=160)
+    summary: str = Field(default="", max_length=2000)
+    prompt_every_s: int = 1800  # copied from config when the incident starts
+    open_slot: int | None = Field(default=None, unique=True)  # group id while open
+
+
+class IncidentEntry(SQLModel, table=True):
+    """The incident timeline, append-only: started, update, prompt, ended."""
+
+    __tablename__ = "incident_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    at: datetime = _utc_column()
+    actor_id: str = Field(max_length=160)  # "system" for prompts
+    kind: str = Field(max_length=16)
+    text: str = Field(default="", max_length=2000)
+    data: dict[str, Any] = _json_column(dict)
