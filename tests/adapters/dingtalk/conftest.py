@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,15 @@ class Recorder:
         self.events: list[InboundEvent] = []
         self.seen: set[str] = set()
         self.gate: Callable[[], Awaitable[None]] | None = None
+        self._changed = asyncio.Event()
+
+    async def wait(self, count: int, within: float = 5.0) -> list[InboundEvent]:
+        """Until ``count`` events were dispatched."""
+        async with asyncio.timeout(within):
+            while len(self.events) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.events
 
     async def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
         if self.gate is not None:
@@ -45,6 +55,7 @@ class Recorder:
         self.events.append(event)
         duplicate = event.dedupe_key in self.seen
         self.seen.add(event.dedupe_key)
+        self._changed.set()
         return DispatchResult(duplicate=duplicate)
 
 

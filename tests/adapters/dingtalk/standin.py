@@ -114,7 +114,7 @@ class StandIn:
     frames: dict[str, Frame] = field(default_factory=dict)
     acks: list[dict[str, Any]] = field(default_factory=list)
     ping_echoes: list[dict[str, Any]] = field(default_factory=list)
-    silent: bool = False
+    silent: bool = False  # the current connection stops answering and delivering
     server: TestServer | None = None
     _ws: web.WebSocketResponse | None = None
     _ack_event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -363,6 +363,7 @@ class StandIn:
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
         self._ws = ws
+        self.silent = False  # silence is a property of one (dying) connection
         self.connections += 1
         self._conn_event.set()
         for frame in list(self.frames.values()):  # redeliver what was never ACKed
