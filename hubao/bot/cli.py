@@ -101,10 +101,13 @@ def _console(args: argparse.Namespace) -> int:
 
 
 async def run_console(config, stdin: TextIO, stdout: TextIO) -> int:  # type: ignore[no-untyped-def]
+    from hubao.bot.clock import ManualClock, SystemClock
     from hubao.bot.console import ConsoleSession
 
     interactive = stdin.isatty()
-    session = await ConsoleSession.open(config)
+    # The console's clock starts at the real minute and then moves only with :advance.
+    start = SystemClock().now().replace(second=0, microsecond=0)
+    session = await ConsoleSession.open(config, ManualClock(start))
     if interactive:
         stdout.write("HuBao console — type `NAME: /help`, `:advance 61m`; Ctrl-D quits.\n")
     try:

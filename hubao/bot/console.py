@@ -53,8 +53,14 @@ class ConsoleSession:
                 await self._say(said.speaker, said.text)
         return self.printed[start:]
 
-    async def say(self, speaker: str, text: str) -> list[str]:
-        return await self.feed(f"{speaker}: {text}")
+    async def say(self, speaker: str, text: str, *, chat: str = CHAT_ID) -> list[str]:
+        """``speaker`` says ``text``; ``chat`` picks another console chat (tests of cross-group rules)."""
+        if chat == CHAT_ID:
+            return await self.feed(f"{speaker}: {text}")
+        start = len(self.printed)
+        await self.app.dispatch(self.adapter.event(Said(speaker, text), self.clock.now(), chat))
+        await self.app.deliver()
+        return self.printed[start:]
 
     async def advance(self, duration: str) -> list[str]:
         return await self.feed(f":advance {duration}")

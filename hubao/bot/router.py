@@ -313,7 +313,7 @@ def parse_args(spec: CommandSpec, tokens: list[str], event: InboundEvent) -> Arg
         if ArgKind.LEVEL in accepts and (m := _LEVEL.match(token)):
             word = m.group(1).lower()
             if word not in LEVEL_WORDS:
-                raise UsageError(f"level {token}")
+                raise UsageError(token)
             level = LEVEL_WORDS[word]
             continue
         if ArgKind.DUE in accepts and (m := _DUE.match(token)):

@@ -50,7 +50,7 @@ def format_duration(delta: timedelta) -> str:
 
 _DAY_WORDS = {"今天": 0, "today": 0, "明天": 1, "tomorrow": 1, "后天": 2}
 _CLOCK = re.compile(r"^(\d{1,2})[:：点](\d{2})?$")
-_DATE = re.compile(r"^(?:(\d{4})-)?(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2}))?$")
+_DATE = re.compile(r"^(?:(\d{4})-)?(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{2}))?$")
 END_OF_DAY = time(18, 0)
 
 
