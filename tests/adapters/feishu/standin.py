@@ -357,14 +357,16 @@ class FeishuStandIn:
                 self.connected.clear()
         return ws
 
-    async def push(self, payload: dict[str, Any], *, parts: int = 1, kind: str = "event") -> Any:
+    async def push(
+        self, payload: dict[str, Any] | bytes, *, parts: int = 1, kind: str = "event", wait: float = 5
+    ) -> Any:
         """Send one event frame (split into ``parts``); wait for and return the client's answer.
 
         Returns (response headers, decoded answer JSON or None, response code).
         """
         await asyncio.wait_for(self.connected.wait(), 5)
         ws = self.sockets[-1]
-        raw = json.dumps(payload, ensure_ascii=False).encode()
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
         message_id = f"msg_{next(_ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.ws_answers[message_id] = future
@@ -372,7 +374,7 @@ class FeishuStandIn:
         for seq in range(parts):
             headers = {"type": kind, "message_id": message_id, "sum": str(parts), "seq": str(seq), "trace_id": "tr"}
             await ws.send_bytes(self._frame(1, headers, raw[seq * size : (seq + 1) * size]).SerializeToString())
-        headers, response = await asyncio.wait_for(future, 5)
+        headers, response = await asyncio.wait_for(future, wait)
         data = response.get("data")
         answer = json.loads(base64.b64decode(data)) if data else None
         return headers, answer, response.get("code")
