@@ -56,7 +56,7 @@ class ConsoleAdapter(Adapter):
         self._write = write
         self._ids = count(1)
 
-    def event(self, said: Said, now: datetime) -> InboundEvent:
+    def event(self, said: Said, now: datetime, chat_id: str = CHAT_ID) -> InboundEvent:
         mentions: list[Mention] = []
         mentions_all = False
         for match in _MENTION.finditer(said.text):
@@ -67,7 +67,7 @@ class ConsoleAdapter(Adapter):
                 mentions.append(Mention(console_user(name), match.group(0)))
         return InboundEvent(
             platform=PLATFORM,
-            chat_id=CHAT_ID,
+            chat_id=chat_id,
             sender=console_user(said.speaker),
             text=said.text,
             message_id=f"console-{next(self._ids)}-{now.timestamp():.0f}",
