@@ -111,6 +111,11 @@ class WeComAdapter(Adapter):
             await self._http.close()
             self._http = None
 
+    async def idle(self) -> None:
+        """Wait until the work started by callbacks (dispatches, click replies) is done."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
