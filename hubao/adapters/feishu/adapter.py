@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -31,11 +32,12 @@ from hubao.adapters.feishu.longconn import LongConnection
 from hubao.adapters.feishu.render import TooLarge, card, card_answer, render
 from hubao.adapters.feishu.settings import Settings
 from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit
-from hubao.bot.events import InboundEvent, OutboundMessage
+from hubao.bot.events import InboundEvent, OutboundMessage, User
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callback/feishu"
+NAME_CACHE_SIZE = 10_000
 UUID_MAX = 50  # Feishu's limit on the im/v1 idempotency key
 PROCESSING_TOAST = {"toast": {"type": "info", "content": "处理中，请稍候…"}}
 FAILED_TOAST = {"toast": {"type": "error", "content": "处理失败，请稍后再试或发送命令"}}
@@ -77,6 +79,7 @@ class FeishuAdapter(Adapter):
         self._tasks: set[asyncio.Task[Any]] = set()
         self.long_connection: LongConnection | None = None
         self._started = False
+        self._names: dict[str, str] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -234,7 +237,7 @@ class FeishuAdapter(Adapter):
                 await self._learn_bot_identity()
             event = decode_message(payload, self.bot, self.context.clock.now())
             if event is not None:
-                await self.context.dispatch(event)
+                await self.context.dispatch(await self._named(event, lookup=True))
         except DecodeError as exc:
             log.warning("feishu: malformed message event: %s", exc)
         except Exception:
@@ -249,6 +252,7 @@ class FeishuAdapter(Adapter):
             return {}
         if event is None:
             return {}
+        event = await self._named(event, lookup=False)  # no network inside the 3 s window
         task = self._spawn(self.context.dispatch(event, inline_replies=True))
         try:
             result = await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.card_reply_timeout)
@@ -264,6 +268,25 @@ class FeishuAdapter(Adapter):
         for reply in rest:
             self._spawn(self._send_quietly(reply))
         return answer
+
+    async def _named(self, event: InboundEvent, *, lookup: bool) -> InboundEvent:
+        """The event with its sender's display name, from the cache or the contact API."""
+        open_id = event.sender.native_id
+        if not self.settings.resolve_names or event.sender.name:
+            return event
+        for mention in event.mentions:  # a name we already hold
+            self._names.setdefault(mention.user.native_id, mention.user.name)
+        if open_id not in self._names and lookup:
+            try:
+                name = await asyncio.wait_for(self.api.user_name(open_id), timeout=2)
+            except (DeliveryError, TimeoutError) as exc:
+                log.info("feishu: no name for a sender (%s)", str(exc)[:120])
+                name = ""
+            if len(self._names) >= NAME_CACHE_SIZE:
+                self._names.clear()
+            self._names[open_id] = name
+        name = self._names.get(open_id, "")
+        return replace(event, sender=User(event.sender.id, name)) if name else event
 
     async def _finish_late_click(self, task: asyncio.Task[Any], event: InboundEvent) -> None:
         """The click's answer came after the 3 s window: patch the card, post the rest."""

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 BOT_INFO_PATH = "/open-apis/bot/v3/info"
+USERS_PATH = "/open-apis/contact/v3/users"
 RATE_LIMITED = 99991400
 # Codes meaning "this tenant_access_token is missing, invalid or expired": fetch a new one.
 TOKEN_INVALID = frozenset({99991661, 99991663, 99991664, 99991668})
@@ -143,6 +144,15 @@ class FeishuApi:
         body = await self.authed("GET", BOT_INFO_PATH, what="bot/v3/info")
         bot = body.get("bot")
         return str(bot.get("open_id", "")) if isinstance(bot, dict) else ""
+
+    async def user_name(self, open_id: str) -> str:
+        """A user's display name (needs the contact:user.base:readonly scope)."""
+        body = await self.authed(
+            "GET", f"{USERS_PATH}/{open_id}", what="contact/v3/users", params={"user_id_type": "open_id"}
+        )
+        data = body.get("data")
+        user = data.get("user") if isinstance(data, dict) else None
+        return str(user.get("name", "")) if isinstance(user, dict) else ""
 
     async def ws_endpoint(self) -> dict[str, Any]:
         """``POST /callback/ws/endpoint``: the long connection's URL and client config."""

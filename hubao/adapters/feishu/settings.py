@@ -31,6 +31,9 @@ class Settings(Section):
     # GET {api_base}/open-apis/bot/v3/info; ``bot_name`` is the last resort (name match).
     bot_open_id: str = ""
     bot_name: str = ""
+    # Events carry only the sender's ids: look names up in the contact API (needs the
+    # contact:user.base:readonly scope; without it senders are shown by open_id).
+    resolve_names: bool = True
     # Every address the adapter calls (Lark: https://open.larksuite.com for both).
     api_base: str = FEISHU_API
     ws_endpoint_url: str = FEISHU_API + "/callback/ws/endpoint"

@@ -208,6 +208,9 @@ class FeishuStandIn:
         self.client_config = {"PingInterval": 120, "ReconnectCount": -1, "ReconnectInterval": 1, "ReconnectNonce": 0}
         self.pong_config: dict[str, Any] | None = None
         self.ws_refuse = False
+        # open_id → name the contact API may reveal (others: no permission, as without the scope)
+        self.names: dict[str, str] = {"ou_alice": "Alice", "ou_bob": "Bob", "ou_carol": "Carol"}
+        self.name_lookups = 0
         self.sockets: list[web.WebSocketResponse] = []
         self.pings = 0
         self.ws_answers: dict[str, asyncio.Future[Any]] = {}
@@ -219,6 +222,7 @@ class FeishuStandIn:
         app.router.add_post("/open-apis/im/v1/messages", self._create)
         app.router.add_patch("/open-apis/im/v1/messages/{message_id}", self._patch)
         app.router.add_get("/open-apis/bot/v3/info", self._bot_info)
+        app.router.add_get("/open-apis/contact/v3/users/{user_id}", self._user)
         app.router.add_post("/callback/ws/endpoint", self._endpoint)
         app.router.add_get("/ws", self._ws)
         self.server = TestServer(app, host="127.0.0.1")
@@ -309,6 +313,17 @@ class FeishuStandIn:
             return denied
         return web.json_response(
             {"code": 0, "msg": "ok", "bot": {"activate_status": 2, "app_name": BOT_NAME, "open_id": BOT_OPEN_ID}}
+        )
+
+    async def _user(self, request: web.Request) -> web.Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        self.name_lookups += 1
+        open_id = request.match_info["user_id"]
+        if request.query.get("user_id_type") != "open_id" or open_id not in self.names:
+            return web.json_response({"code": 41050, "msg": "no user authority error"}, status=400)
+        return web.json_response(
+            {"code": 0, "msg": "success", "data": {"user": {"open_id": open_id, "name": self.names[open_id]}}}
         )
 
     # -- long connection -------------------------------------------------------------------------

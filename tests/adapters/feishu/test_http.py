@@ -268,3 +268,24 @@ async def test_token_mode_without_encrypt_key(make_adapter: Callable[..., Feishu
 def test_no_http_route_for_long_connection(make_adapter: Callable[..., FeishuAdapter]) -> None:
     assert make_adapter(transport="long_connection").routes() == ()
     assert [r.path for r in make_adapter().routes()] == [PATH]  # type: ignore[attr-defined]
+
+
+async def test_sender_names_come_from_the_contact_api_once(
+    adapter: FeishuAdapter, http: TestClient[Any, Any], clock: ManualClock, recorder: Recorder, standin: FeishuStandIn
+) -> None:
+    mentions = {"@_user_1": (BOT_OPEN_ID, BOT_NAME), "@_user_2": ("ou_dave", "Dave")}
+    for sender in ("ou_alice", "ou_alice", "ou_nobody"):
+        body, headers = signed_request(message_event("oc_1", sender, "@_user_1 /help @_user_2", mentions), clock=clock)
+        assert (await post(http, body, headers))[0] == 200
+        await adapter.idle()
+    for operator in ("ou_alice", "ou_dave"):  # clicks use names already known, no lookup
+        body, headers = signed_request(card_event("oc_1", operator, Button("ack", 1).to_value()), clock=clock)
+        assert (await post(http, body, headers))[0] == 200
+    assert [e.sender for e in recorder.events] == [
+        User("feishu:ou_alice", "Alice"),
+        User("feishu:ou_alice", "Alice"),
+        User("feishu:ou_nobody", ""),  # outside the app's contact range: shown by id
+        User("feishu:ou_alice", "Alice"),
+        User("feishu:ou_dave", "Dave"),  # learned from a mention
+    ]
+    assert standin.name_lookups == 2
