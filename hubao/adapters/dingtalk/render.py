@@ -88,7 +88,8 @@ def card_params(message: OutboundMessage) -> dict[str, str]:
     risk = message.buttons[0].risk_number if message.buttons else 0
     params = {
         "title": title_of(message),
-        "markdown": body_text(message),
+        # Cards ping through the deliver model's atUserIds; "@<userId>" would show verbatim.
+        "markdown": message.text.replace("@", _NEUTRAL_AT),
         "risk": str(risk) if risk else "",
         "has_actions": "true" if message.buttons else "false",
     }

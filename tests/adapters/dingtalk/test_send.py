@@ -181,6 +181,7 @@ async def test_risk_with_buttons_becomes_a_card_and_a_click_updates_it(
     assert card.body["imGroupOpenDeliverModel"] == {"robotCode": "dingappkey123", "atUserIds": {"bob01": "Bob"}}
     params = card.body["cardData"]["cardParamMap"]
     assert params["risk"] == "12" and params["title"] == "风险 #12" and params["show_snooze"] == "true"
+    assert "@bob01" not in params["markdown"] and "Bob" in params["markdown"]
     handle = {"kind": "card", "out_track_id": card.body["outTrackId"]}
     await adapter.send(msg("#12 已解决", updates_card=True, toast="已解决", reply_handle=handle))
     [update] = standin.of("card_update")
