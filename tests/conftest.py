@@ -27,21 +27,20 @@ def clock() -> ManualClock:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_kind(request: pytest.FixtureRequest) -> str:
-    """Storage-level tests run on SQLite and, when configured, on PostgreSQL."""
+    """Every test that touches storage runs on SQLite and, when configured, on PostgreSQL."""
     return str(request.param)
 
 
 @pytest.fixture
-async def db_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh SQLite database (scenario tests; the storage suites use ``any_db_url``)."""
-    async with fresh_database("sqlite", tmp_path) as url:
+async def db_url(database_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of the test's kind."""
+    async with fresh_database(database_kind, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
-async def any_db_url(database_kind: str, tmp_path: Path) -> AsyncIterator[str]:
-    async with fresh_database(database_kind, tmp_path) as url:
-        yield url
+async def any_db_url(db_url: str) -> str:
+    return db_url
 
 
 @pytest.fixture
