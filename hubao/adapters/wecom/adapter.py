@@ -311,7 +311,7 @@ class WeComAdapter(Adapter):
             elif pings:
                 steps.append(via_aibot(r.markdown_body(r.inline_mentions(message))))
             return steps
-        if robot and not reply:
+        if robot and not reply and (pings or self.connection is None):
             return [via_robot(body) for body in r.robot_bodies(message)]
         if aibot:
             pieces = r.aibot_markdown_pieces(message, with_mentions=pings and not robot)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -138,3 +139,10 @@ async def serve_routes() -> AsyncIterator[Callable[..., Any]]:
     yield run
     for server in servers:
         await server.close()
+
+
+async def until(predicate: Callable[[], bool], limit: float = 3.0) -> None:
+    """Wait for state that real sockets change (connection state, frames handled)."""
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 - polling state owned by other tasks on real sockets
+            await asyncio.sleep(0.005)

@@ -303,6 +303,7 @@ class WeComStandIn:
                 await conn.ws.close()
                 return
             for old in [c for c in self.connections if c.bot_id == self.bot_id]:
+                self.connections.remove(old)
                 await old.ws.send_json(
                     {
                         "cmd": "aibot_event_callback",
@@ -317,7 +318,6 @@ class WeComStandIn:
                     }
                 )
                 await old.ws.close()
-                self.connections.remove(old)
             conn.bot_id = self.bot_id
             self.connections.append(conn)
             await self._ack(conn, req_id)
