@@ -70,16 +70,18 @@ class DingTalkAdapter(Adapter):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _dispatch(self, event: InboundEvent) -> None:
+    async def _dispatch(self, event: InboundEvent) -> bool:
+        """Hand one event to the kernel; False if that failed (nothing was recorded)."""
         try:
             result = await self.context.dispatch(event)
-            if result.duplicate:
-                log.info("dingtalk: duplicate delivery %s ignored", event.message_id)
         except Exception:
             log.exception("dingtalk: dispatch of %s failed", event.message_id)
-            raise
+            return False
+        if result.duplicate:
+            log.info("dingtalk: duplicate delivery %s ignored", event.message_id)
+        return True
 
-    async def drain(self, grace: float = 5.0) -> None:
+    async def drain(self, grace: float = 2.0) -> None:
         """Wait for in-flight processing (used on stop and by tests); cancel what is left."""
         pending = [t for t in self._tasks if not t.done()]
         if pending:
@@ -120,6 +122,12 @@ class DingTalkAdapter(Adapter):
             await self._session.close()
             self._session = None
             self._api = None
+
+    def connection_up(self) -> bool | None:
+        """Stream: whether the WebSocket is open now; None for the HTTP transport."""
+        if self.settings.transport != "stream":
+            return None
+        return self._stream is not None and self._stream.connected.is_set()
 
     async def _register_card_callback(self) -> None:
         url = f"{self.context.public_url.rstrip('/')}{CALLBACK_PATH}/card/{self.settings.card_callback_token}"
@@ -177,7 +185,7 @@ class DingTalkAdapter(Adapter):
     async def _answer_after(self, event: InboundEvent) -> web.Response:
         task = self._spawn(self._dispatch(event), f"dingtalk-dispatch-{event.message_id}")
         done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
-        if task in done and task.exception() is not None:
+        if task in done and task.result() is False:
             # Nothing was recorded: a 5xx lets DingTalk deliver it again.
             return web.json_response({"error": "dispatch failed"}, status=503)
         return web.json_response({})

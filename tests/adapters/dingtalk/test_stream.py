@@ -140,10 +140,14 @@ async def test_wrong_credentials_keep_retrying_without_crashing(make_adapter: Ma
 
 async def test_stop_is_prompt_and_final(make_adapter: MakeAdapter, standin: StandIn) -> None:
     adapter = make_adapter(keepalive=5.0)
+    assert adapter.connection_up() is False
     await adapter.start()
     await standin.wait_connected()
+    assert adapter.connection_up() is True
+    assert make_adapter(transport="http").connection_up() is None
     started = time.monotonic()
     await adapter.stop()
     assert time.monotonic() - started < 1.0
+    assert adapter.connection_up() is False
     await asyncio.sleep(0.2)
     assert standin.connections == 1 and standin.opens == 1
