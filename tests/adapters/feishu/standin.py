@@ -205,7 +205,7 @@ class FeishuStandIn:
         self.uuids: dict[str, str] = {}
         self.fail_next: deque[Reply] = deque()
         self.per_chat: dict[str, deque[datetime]] = {}
-        self.client_config = {"PingInterval": 120, "ReconnectCount": -1, "ReconnectInterval": 1, "ReconnectNonce": 0}
+        self.client_config = {"PingInterval": 120, "ReconnectCount": -1, "ReconnectInterval": 0.05, "ReconnectNonce": 0}
         self.pong_config: dict[str, Any] | None = None
         self.ws_refuse = False
         # open_id → name the contact API may reveal (others: no permission, as without the scope)
