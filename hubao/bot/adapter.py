@@ -74,6 +74,13 @@ class Adapter:
         """Deliver one message (already split to fit); raise :class:`DeliveryError` on failure."""
         raise NotImplementedError
 
+    def connection_up(self) -> bool | None:
+        """For long-connection transports: is the connection up? None when there is none to hold.
+
+        An instance that deliberately does not hold a single-holder connection reports None.
+        """
+        return None
+
     async def check(self) -> list[str]:
         """``hubao doctor``: problems with the configured credentials and URLs (empty = fine)."""
         return []

@@ -10,12 +10,15 @@ import importlib
 import logging
 import os
 import socket
+import time
+import uuid
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import BaseModel
 
 from hubao.bot.adapter import Adapter, AdapterContext, DispatchResult
@@ -23,12 +26,19 @@ from hubao.bot.clock import Clock, SystemClock
 from hubao.bot.config import Config, load_config
 from hubao.bot.delivery import Deliverer, RetryPolicy, parse_rate
 from hubao.bot.dispatch import Dispatcher
-from hubao.bot.events import InboundEvent, User
+from hubao.bot.events import InboundEvent, Lane, User
+from hubao.bot.observability import Metrics, request_id
 from hubao.bot.router import Router
 from hubao.handlers import help as help_handlers
 from hubao.handlers import risks as risk_handlers
+from hubao.handlers import weekly
 from hubao.handlers.access import StoreBackend
+from hubao.handlers.escalation import EscalationMessages
+from hubao.scheduler.calendar import CalendarBook
+from hubao.scheduler.sweep import EscalationSweep
+from hubao.scheduler.timers import TimerSweep
 from hubao.storage import repo
+from hubao.storage import schedule as schedule_store
 from hubao.storage.db import Database
 from hubao.storage.leases import SqlLeases
 from hubao.storage.models import Group
@@ -65,9 +75,10 @@ def read_config(path: str | None = None, **kwargs: Any) -> Config:
     return load_config(path, platform_models=platform_settings_models(), **kwargs)
 
 
-def build_router(config: Config) -> Router:
+def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Router:
     table = Router()
-    table.include(risk_handlers.router(config))
+    calendars = calendar_for or CalendarBook(config.escalation, config.bot.timezone)
+    table.include(risk_handlers.router(config, calendar_for=calendars))
     table.include(help_handlers.router(table))
     return table
 
@@ -88,10 +99,12 @@ class App:
         self.instance_id = instance_id or f"{socket.gethostname()}-{os.getpid()}"
         self.db = Database(config.storage.url)
         self.backend = StoreBackend(self.db, config, self.clock)
-        self.router = build_router(config)
+        self.calendars = CalendarBook(config.escalation, config.bot.timezone)
+        self.router = build_router(config, self.calendars)
         self.dispatcher = Dispatcher(self.router, self.backend, self.clock)
         self.leases = SqlLeases(self.db, self.clock, self.instance_id)
         self.outbox = SqlOutbox(self.db, self.instance_id)
+        self.metrics = Metrics()
         self.adapters: dict[str, Adapter] = dict(adapters or {})
         self._build_enabled_adapters()
         rates = {name: parse_rate(rate) for name, rate in config.delivery.rates.items()}
@@ -105,7 +118,12 @@ class App:
                 cap=config.delivery.backoff_max,
             ),
             rates=rates,
+            observe=self._observe_delivery,
         )
+        self.escalations = EscalationSweep(self.db, self.clock, self.calendars, EscalationMessages(config))
+        # Database timers; features register their kinds here (see hubao.scheduler.timers).
+        self.timers = TimerSweep(self.db, self.clock)
+        self.timers.register(weekly.KIND, weekly.board_handler(config, self.calendars))
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- wiring -------------------------------------------------------------------------
@@ -139,29 +157,72 @@ class App:
 
     # --- the one entry point ------------------------------------------------------------
     async def dispatch(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
-        result = await self.dispatcher(event, inline_replies=inline_replies)
+        token = request_id.set(event.dedupe_key)
+        start = time.perf_counter()
+        try:
+            result = await self.dispatcher(event, inline_replies=inline_replies)
+        finally:
+            self.metrics.command_seconds.labels(event.platform).observe(time.perf_counter() - start)
+            request_id.reset(token)
+        outcome = "duplicate" if result.duplicate else "handled" if result.handled else "ignored"
+        self.metrics.inbound.labels(event.platform, outcome).inc()
         self.deliverer.wake()
         return result
+
+    def _observe_delivery(self, platform: str, result: str) -> None:
+        self.metrics.deliveries.labels(platform, result).inc()
+        if result == "dead":
+            self.metrics.dead.labels(platform).inc()
 
     # --- time-driven work ---------------------------------------------------------------
     async def deliver(self) -> int:
         """Send everything in the outbox that is due now."""
         return await self.deliverer.run_once()
 
+    async def sweep(self) -> int:
+        """One scheduler pass at the clock's time: due escalation steps, then due timers."""
+        now = self.clock.now()
+        performed = await self.escalations.run_once(now)
+        async with self.db.transaction() as session:
+            await weekly.ensure_weekly(session, self.config, now, self.calendars)
+        performed += await self.timers.run_once(now)
+        return performed
+
     async def run_due(self) -> None:
         """Everything the scheduler would run at the clock's current time, then delivery."""
+        await self.sweep()
         await self.deliver()
 
+    async def next_due(self) -> datetime | None:
+        """The earliest moment anything is due: an escalation step, a timer or an outbox attempt."""
+        async with self.db.transaction() as session:
+            times = [
+                await schedule_store.next_risk_due(session),
+                await schedule_store.next_timer_due(session, self.timers.kinds),
+                await schedule_store.next_outbox_due(session),
+            ]
+        present = [t for t in times if t is not None]
+        return min(present) if present else None
+
     async def advance(self, delta: timedelta, step: timedelta = timedelta(minutes=1)) -> None:
-        """Move a manual clock forward, running due work at each step, in order."""
-        advance: Callable[[timedelta], Any] | None = getattr(self.clock, "advance", None)
-        if advance is None:
+        """Move a manual clock forward by ``delta``, running due work in order as time passes.
+
+        Jumps straight to the next moment something is due (never past the target), so a day
+        costs as many passes as there are due moments; ``step`` is the smallest jump.
+        """
+        move: Callable[[datetime], Any] | None = getattr(self.clock, "set", None)
+        if move is None:
             raise RuntimeError("only a manual clock can be advanced")
-        remaining = delta
-        while remaining > timedelta(0):
-            jump = min(step, remaining)
-            advance(jump)
-            remaining -= jump
+        target = self.clock.now() + delta
+        await self.run_due()
+        while self.clock.now() < target:
+            now = self.clock.now()
+            due = await self.next_due()
+            if due is None or due > target:
+                due = target
+            elif due <= now:  # left due by a failure; do not spin on it
+                due = min(now + step, target)
+            move(due)
             await self.run_due()
 
     # --- groups -------------------------------------------------------------------------
@@ -211,14 +272,44 @@ class App:
 
     # --- HTTP ---------------------------------------------------------------------------
     def web_app(self) -> web.Application:
-        application = web.Application(client_max_size=self.config.server.max_body_bytes)
+        application = web.Application(
+            client_max_size=self.config.server.max_body_bytes, middlewares=[_request_id_middleware]
+        )
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_get("/readyz", self._readyz)
+        application.router.add_get("/metrics", self._metrics)
         for adapter in self.adapters.values():
             application.router.add_routes(adapter.routes())
         return application
 
     async def _healthz(self, _request: web.Request) -> web.Response:
+        """Liveness: the process answers."""
         return web.json_response({"status": "ok", "instance": self.instance_id})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        """Readiness: the database answers and every long connection this instance holds is up."""
+        checks: dict[str, str] = {}
+        try:
+            await self.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        for name, adapter in self.adapters.items():
+            state = adapter.connection_up()
+            if state is not None:
+                checks[name] = "up" if state else "down"
+        ready = all(v in ("ok", "up") for v in checks.values())
+        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        self.metrics.outbox.clear()
+        for lane, state, count in await self.outbox.depth():
+            self.metrics.outbox.labels(Lane(lane).name.lower(), state).set(count)
+        for name, adapter in self.adapters.items():
+            state = adapter.connection_up()
+            if state is not None:
+                self.metrics.connection_up.labels(name).set(1 if state else 0)
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})
 
     async def serve(self) -> None:
         """Run the HTTP server, long connections, delivery worker and scheduler until cancelled."""
@@ -232,11 +323,43 @@ class App:
             await adapter.start()
         poll = self.config.delivery.poll_interval.total_seconds()
         self._tasks.append(asyncio.create_task(self.deliverer.run_forever(poll)))
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._sweep_job,
+            "interval",
+            seconds=self.config.escalation.sweep_interval.total_seconds(),
+            id="sweep",
+            next_run_time=datetime.now(UTC),  # catch up at once after downtime
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
         try:
             await asyncio.Event().wait()
         finally:
+            scheduler.shutdown(wait=False)
             await runner.cleanup()
             await self.close()
+
+    async def _sweep_job(self) -> None:
+        try:
+            if await self.sweep():
+                self.deliverer.wake()
+        except Exception:
+            log.exception("scheduler sweep failed")
+
+
+@web.middleware
+async def _request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every HTTP request gets an id (the caller's X-Request-Id, else a new one) in logs and the answer."""
+    rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    token = request_id.set(rid)
+    try:
+        response: web.StreamResponse = await handler(request)
+    finally:
+        request_id.reset(token)
+    response.headers["X-Request-Id"] = rid
+    return response
 
 
 def default_config_path() -> str | None:

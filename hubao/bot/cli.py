@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import TextIO
 
 from hubao import __version__
 from hubao.bot.config import ConfigError
+from hubao.bot.observability import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,9 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
@@ -39,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hubao {__version__}")
     parser.add_argument("--config", "-c", help="TOML config file (default: $HUBAO_CONFIG or ./hubao.toml)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one object per line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the HTTP callbacks, long connections, scheduler and delivery")

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -149,6 +149,7 @@ class Deliverer:
         rates: Mapping[str, SendLimit] | None = None,
         batch: int = 50,
         seed: int | None = None,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -159,6 +160,8 @@ class Deliverer:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._rng = random.Random(seed)
         self._wake = asyncio.Event()
+        # Told (platform, "sent" | "retry" | "dead") after each attempt; feeds the metrics.
+        self._observe = observe or (lambda _platform, _result: None)
 
     def wake(self) -> None:
         self._wake.set()
@@ -189,6 +192,7 @@ class Deliverer:
         now = self.clock.now()
         adapter = self.adapters.get(message.platform)
         if adapter is None:
+            self._observe(message.platform, "dead")
             await self.store.dead(item, now, f"no adapter for platform {message.platform!r}")
             log.error("outbox %s dead: platform %s is not enabled", item.key, message.platform)
             return
@@ -208,18 +212,21 @@ class Deliverer:
             log.exception("adapter %s raised while sending %s", message.platform, item.key)
             await self._failed(item, f"{type(exc).__name__}: {exc}", True, None)
         else:
+            self._observe(message.platform, "sent")
             await self.store.sent(item, self.clock.now())
 
     async def _failed(self, item: OutboxItem, error: str, retryable: bool, retry_after: float | None) -> None:
         now = self.clock.now()
         attempts = item.attempts + 1
         if not retryable or attempts >= self.retry_policy.max_attempts:
+            self._observe(item.message.platform, "dead")
             await self.store.dead(item, now, error)
             log.error("outbox %s dead after %d attempts: %s", item.key, attempts, error[:200])
             return
         delay = self.retry_policy.delay(attempts, self._rng)
         if retry_after is not None:
             delay = max(delay, timedelta(seconds=retry_after))
+        self._observe(item.message.platform, "retry")
         await self.store.retry(item, now + delay, error)
         log.warning(
             "outbox %s attempt %d failed, retry in %ss: %s", item.key, attempts, int(delay.total_seconds()), error[:200]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from hubao.bot.delivery import OutboxItem
@@ -77,6 +77,16 @@ class SqlOutbox:
     async def _update(self, item: OutboxItem, **values: object) -> None:
         async with self.db.transaction() as session:
             await session.exec(update(Outbox).where(col(Outbox.id) == item.id).values(**values))  # type: ignore[call-overload]
+
+    async def depth(self) -> list[tuple[int, str, int]]:
+        """(lane, state, count) for messages not yet delivered: pending, sending and dead."""
+        async with self.db.transaction() as session:
+            stmt = (
+                select(Outbox.lane, Outbox.state, func.count())
+                .where(col(Outbox.state).in_(("pending", "sending", "dead")))
+                .group_by(col(Outbox.lane), col(Outbox.state))
+            )
+            return [(int(lane), str(state), int(n)) for lane, state, n in (await session.exec(stmt)).all()]
 
     async def listing(self, states: Sequence[str] = ("dead",), limit: int = 100) -> list[Outbox]:
         async with self.db.transaction() as session:

@@ -94,7 +94,7 @@ async def test_partner_and_leader_may_acknowledge_but_the_reporter_may_not(conso
     await console.say("alice", "/risk 库存低 @bob")
     await console.say("bob", "/risk 单据错了")  # bob owns #2, alice (leader) did not report it
     refused = await console.say("dave", "/ack #1")
-    assert refused == ["bot: 无权执行：此命令仅限负责人、互保伙伴、组长。"]
+    assert refused == ["bot: 无权执行：此命令仅限负责人、互保伙伴、组长、管理员。"]
     assert "已收到" in (await console.say("carol", "/ack #1"))[0]  # partner
     assert "已收到" in (await console.say("alice", "/认领 #2"))[0]  # leader
 
@@ -263,7 +263,7 @@ async def test_english_locale(make_console: Any) -> None:
     assert blocks[0].startswith("bot: @bob Risk logged.")
     assert "#1 [high] stock is low" in blocks[0]
     assert "Owner: bob · open · respond by 11-23 10:00 · resolve by 11-24 09:00" in blocks[0]
-    refusal = "bot: Not allowed: only the owner, the partner, the leader may do this."
+    refusal = "bot: Not allowed: only the owner, the partner, the leader, admins may do this."
     assert await console.say("carol", "/ack #1") == [refusal]
 
 
