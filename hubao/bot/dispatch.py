@@ -27,6 +27,7 @@ from hubao.bot.router import (
     describe_roles,
     is_command,
 )
+from hubao.bot.sanitize import clean_event
 
 log = logging.getLogger("hubao.dispatch")
 
@@ -87,6 +88,7 @@ class Dispatcher:
     async def _handle(self, session: Any, event: InboundEvent, group: Any | None, t: Catalog) -> list[OutboundMessage]:
         if not is_command(event.text):
             return []
+        event = clean_event(event)  # display names are shown in cards: same fence as text
         ctx_out: list[OutboundMessage] = []
 
         def say(text: str) -> list[OutboundMessage]:
@@ -98,7 +100,10 @@ class Dispatcher:
         except UnknownCommand as exc:
             return say(t("error.unknown_command", word=exc.word or "/", help="/help"))
         except UsageError as exc:
-            spec = self.router.get(event.text.strip()[1:].split()[0]) if event.text.strip()[1:] else None
+            said = event.text.strip()[1:].split()[:2]  # "admin policy" before "admin"
+            spec = (self.router.get(" ".join(said)) if len(said) > 1 else None) or (
+                self.router.get(said[0]) if said else None
+            )
             return say(_usage_text(t, spec.usage if spec else "/help", exc.detail))
         spec, args = invocation.spec, invocation.args
 
@@ -120,8 +125,9 @@ class Dispatcher:
             roles = await self.backend.roles_of(session, group, event.sender, args.risk)
         except RiskNotFound as exc:
             return say(t("error.no_such_risk", number=exc.number))
-        if not roles & spec.roles and Role.ANYONE not in spec.roles:
-            return say(t("error.refused", who=describe_roles(spec.roles, t)))
+        # The one role check. Admins may do anything anywhere; LEADER etc. are of this group only.
+        if not roles & (spec.roles | Role.ADMIN) and Role.ANYONE not in spec.roles:
+            return say(t("error.refused", who=describe_roles(spec.roles | Role.ADMIN, t)))
 
         ctx: CommandContext[Any] = CommandContext(
             event=event, spec=spec, args=args, session=session, clock=self.clock, t=t, group=group, roles=roles

@@ -18,6 +18,7 @@ from hubao.bot.clock import Clock
 from hubao.bot.events import Format as Format
 from hubao.bot.events import InboundEvent, Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
+from hubao.bot.sanitize import clean_token, clean_word
 
 PREFIXES = ("/", "／")
 MAX_ARGS = 64
@@ -269,7 +270,7 @@ class Router:
             spec = self._by_word.get(tokens[0].lower())
             tokens = tokens[1:]
         if spec is None:
-            raise UnknownCommand(text.split()[0][:32])
+            raise UnknownCommand(clean_word(text.split()[0])[:32])
         return Invocation(spec, parse_args(spec, tokens, event))
 
 
@@ -297,32 +298,36 @@ def parse_args(spec: CommandSpec, tokens: list[str], event: InboundEvent) -> Arg
     tags: list[str] = []
     due: str | None = None
     words: list[str] = []
-    for token in tokens:
+    for raw in tokens:
+        token = clean_token(raw)  # invisible characters never reach a handler
+        if not token:
+            continue
         if ArgKind.RISK in accepts and risk is None and (m := _RISK.match(token)):
             risk = int(m.group(1))
             continue
-        if ArgKind.RISK in accepts and risk is None and token.isdigit() and not words and len(token) < 10:
+        digits = token.isascii() and token.isdigit()  # "²".isdigit() is true, int("²") fails
+        if ArgKind.RISK in accepts and risk is None and digits and not words and len(token) < 10:
             risk = int(token)  # "/ack 3" means "/ack #3"
             continue
         if ArgKind.USER in accepts and token.startswith(("@", "＠")) and len(token) > 1:
-            if token in by_token:
-                users.append(by_token[token])
+            if raw in by_token or token in by_token:
+                users.append(by_token.get(raw) or by_token[token])
             else:
                 unresolved.append(token[1:])
             continue
         if ArgKind.LEVEL in accepts and (m := _LEVEL.match(token)):
             word = m.group(1).lower()
             if word not in LEVEL_WORDS:
-                raise UsageError(token)
+                raise UsageError(clean_word(token)[:20])
             level = LEVEL_WORDS[word]
             continue
         if ArgKind.DUE in accepts and (m := _DUE.match(token)):
-            due = m.group(1)
+            due = clean_word(m.group(1))
             continue
         if ArgKind.TAG in accepts and (m := _TAG.match(token)) and not _RISK.match(token):
-            tags.append(m.group(1))
+            tags.append(clean_word(m.group(1)))
             continue
-        words.append(token)
+        words.append(clean_word(token))
     if ArgKind.WORDS not in accepts and words:
         raise UsageError(" ".join(words)[:40])
     args = Args(
