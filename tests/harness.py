@@ -56,6 +56,9 @@ async def fresh_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
 def config_for(db_url: str, **overrides: Any) -> Config:
     """A config with the kernel defaults, the given database, and dotted overrides."""
+    # Tests build the schema from the models directly (fast); tests/storage/test_migrations.py
+    # checks that the migrations produce the same schema.
+    overrides.setdefault("storage.auto_migrate", False)
     return read_config(None, environ={}, overrides={"storage.url": db_url, **overrides})
 
 

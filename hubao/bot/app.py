@@ -37,7 +37,7 @@ from hubao.handlers.escalation import EscalationMessages
 from hubao.scheduler.calendar import CalendarBook
 from hubao.scheduler.sweep import EscalationSweep
 from hubao.scheduler.timers import TimerSweep
-from hubao.storage import repo
+from hubao.storage import migrate, repo
 from hubao.storage import schedule as schedule_store
 from hubao.storage.db import Database
 from hubao.storage.leases import SqlLeases
@@ -144,7 +144,10 @@ class App:
             self.adapters[name] = platform_module(name).create(settings, self.adapter_context())
 
     async def start(self) -> None:
-        await self.db.create_schema()
+        if self.config.storage.auto_migrate:
+            await migrate.upgrade(self.db)
+        else:
+            await self.db.create_schema()
 
     async def close(self) -> None:
         for task in self._tasks:

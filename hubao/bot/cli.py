@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the configured platform credentials and URLs")
     doctor.set_defaults(func=_doctor)
 
+    db = sub.add_parser("db", help="database schema: upgrade to the newest migration, or show the current one")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.add_argument("--url", help="database URL (default: [storage] url)")
+    db.set_defaults(func=_db)
+
     outbox = sub.add_parser("outbox", help="list outbound messages by state (dead ones by default)")
     outbox.add_argument("--state", action="append", choices=["pending", "sending", "sent", "dead", "split"])
     outbox.add_argument("--limit", type=int, default=50)
@@ -150,6 +155,23 @@ def _doctor(args: argparse.Namespace) -> int:
         return 1 if problems else 0
 
     return asyncio.run(check())
+
+
+def _db(args: argparse.Namespace) -> int:
+    from hubao.storage import migrate
+    from hubao.storage.db import Database
+
+    async def run() -> int:
+        database = Database(args.url or _config(args).storage.url)
+        try:
+            if args.action == "upgrade":
+                await migrate.upgrade(database)
+            print(f"schema revision: {await migrate.current(database)} (newest: {migrate.head()})")
+        finally:
+            await database.dispose()
+        return 0
+
+    return asyncio.run(run())
 
 
 def _outbox(args: argparse.Namespace) -> int:

@@ -68,6 +68,8 @@ class BotSection(Section):
 
 class StorageSection(Section):
     url: str = "sqlite+aiosqlite:///hubao.db"
+    # Apply pending schema migrations at start-up (else run `hubao db upgrade` yourself).
+    auto_migrate: bool = True
 
 
 class ServerSection(Section):

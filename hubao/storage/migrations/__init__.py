@@ -1,0 +1,1 @@
+"""Alembic migrations; run with ``hubao db upgrade`` (or automatically at start-up)."""
