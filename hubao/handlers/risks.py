@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.bot.config import Config
 from hubao.bot.events import Lane, User
+from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
 from hubao.bot.timeparse import parse_deadline, parse_duration
 from hubao.handlers.common import (
@@ -192,7 +193,8 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
             overdue_at=now if scope == "overdue" else None,
             limit=1000,
         )
-        ctx.reply(render_board(risks, await roster(ctx.session, ctx.group), ctx, config, scope, now))
+        names = await roster(ctx.session, ctx.group)
+        ctx.reply(render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now))
 
     @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show")
     async def show(ctx: Ctx) -> None:
@@ -273,11 +275,12 @@ async def create_risk(
     return risk
 
 
-def render_board(risks: list[Risk], names: dict[str, User], ctx: Ctx, config: Config, scope: str, now: datetime) -> str:
-    t = ctx.t
+def render_board(
+    risks: list[Risk], names: dict[str, User], t: Catalog, zone: ZoneInfo, scope: str, now: datetime
+) -> str:
+    """The board text; also posted by the weekly job (handlers/weekly.py)."""
     if not risks:
         return t(f"board.empty_{scope}")
-    zone = group_zone(ctx.group, config)
     lines = [t(f"board.title_{scope}", count=len(risks))]
     for risk in risks[:LIST_LIMIT]:
         owner = person(risk.owner_id, names).display

@@ -173,6 +173,22 @@ class Lease(SQLModel, table=True):
     expires_at: datetime = _utc_column()
 
 
+class Timer(SQLModel, table=True):
+    """A job kept in the database, run once by the sweep when due (see hubao.scheduler.timers)."""
+
+    __tablename__ = "timers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # one timer per key, e.g. "weekly:12"
+    kind: str = Field(max_length=64)
+    group_id: int | None = Field(default=None, foreign_key="groups.id", index=True)
+    ref: str = Field(default="", max_length=200)  # what it is about, e.g. a meeting id
+    due_at: datetime = _utc_column(index=True)
+    data: dict[str, Any] = _json_column(dict)
+    runs: int = 0  # how often it has fired; a rescheduled timer keeps its row
+    created_at: datetime = _utc_column()
+
+
 class Meeting(SQLModel, table=True):
     """A meeting of a group: started and ended by the leader, recorded by anyone."""
 

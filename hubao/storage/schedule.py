@@ -1,0 +1,127 @@
+"""Queries of the scheduler: due risks, timers, and the next moment anything is due.
+
+Claims lock what they return: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two instances
+never take the same row; on SQLite the caller's transaction already holds the database's
+single write lock (``BEGIN IMMEDIATE``), which serialises every claimer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hubao.storage.models import BotAdmin, Group, Outbox, Risk, Timer
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def _locked(session: AsyncSession, stmt: Any) -> Any:
+    return stmt.with_for_update(skip_locked=True) if _dialect(session) == "postgresql" else stmt
+
+
+async def claim_due_risks(session: AsyncSession, now: datetime, limit: int) -> list[Risk]:
+    """Risks whose next step is due, oldest first, locked for this transaction."""
+    stmt = (
+        select(Risk)
+        .where(col(Risk.next_step_at).is_not(None), col(Risk.next_step_at) <= now)
+        .order_by(col(Risk.next_step_at), col(Risk.id))
+        .limit(limit)
+    )
+    return list((await session.exec(_locked(session, stmt))).all())
+
+
+async def next_risk_due(session: AsyncSession) -> datetime | None:
+    stmt = select(func.min(Risk.next_step_at))
+    return (await session.exec(stmt)).one()  # type: ignore[return-value]
+
+
+async def groups_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, Group]:
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Group).where(col(Group.id).in_(ids)))).all()
+    return {row.id or 0: row for row in rows}
+
+
+async def stored_admins(session: AsyncSession) -> list[str]:
+    return list((await session.exec(select(BotAdmin.user_id).order_by(col(BotAdmin.user_id)))).all())
+
+
+# --- timers ---------------------------------------------------------------------------------
+
+
+async def put_timer(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    group_id: int | None = None,
+    ref: str = "",
+    data: dict[str, Any] | None = None,
+) -> Timer:
+    """Create the timer ``key`` or move it to ``due_at`` (kind, group, ref and data updated too)."""
+    stmt = select(Timer).where(Timer.key == key)
+    timer = (await session.exec(_locked(session, stmt))).first()
+    if timer is None:
+        timer = Timer(key=key, kind=kind, group_id=group_id, ref=ref, due_at=due_at, data=data or {}, created_at=now)
+    else:
+        timer.kind, timer.group_id, timer.ref, timer.due_at = kind, group_id, ref, due_at
+        if data is not None:
+            timer.data = data
+    session.add(timer)
+    await session.flush()
+    return timer
+
+
+async def get_timer(session: AsyncSession, key: str) -> Timer | None:
+    return (await session.exec(select(Timer).where(Timer.key == key))).first()
+
+
+async def drop_timer(session: AsyncSession, key: str) -> bool:
+    result = await session.exec(delete(Timer).where(col(Timer.key) == key))  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+async def claim_due_timers(session: AsyncSession, now: datetime, kinds: Collection[str], limit: int) -> list[Timer]:
+    if not kinds:
+        return []
+    stmt = (
+        select(Timer)
+        .where(col(Timer.due_at) <= now, col(Timer.kind).in_(kinds))
+        .order_by(col(Timer.due_at), col(Timer.id))
+        .limit(limit)
+    )
+    return list((await session.exec(_locked(session, stmt))).all())
+
+
+async def next_timer_due(session: AsyncSession, kinds: Collection[str]) -> datetime | None:
+    if not kinds:
+        return None
+    stmt = select(func.min(Timer.due_at)).where(col(Timer.kind).in_(kinds))
+    return (await session.exec(stmt)).one()  # type: ignore[return-value]
+
+
+async def groups_without_timer(session: AsyncSession, kind: str) -> Sequence[Group]:
+    """Groups that have no timer of ``kind`` (e.g. new groups lacking their weekly post)."""
+    having = select(Timer.group_id).where(Timer.kind == kind, col(Timer.group_id).is_not(None))
+    stmt = select(Group).where(col(Group.id).not_in(having)).order_by(col(Group.id))
+    return (await session.exec(stmt)).all()
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+async def next_outbox_due(session: AsyncSession) -> datetime | None:
+    """When the delivery worker next has something to do: a pending row, or an expired claim."""
+    pending = (await session.exec(select(func.min(Outbox.next_attempt_at)).where(Outbox.state == "pending"))).one()
+    sending = (await session.exec(select(func.min(Outbox.claimed_until)).where(Outbox.state == "sending"))).one()
+    times = [t for t in (pending, sending) if t is not None]
+    return min(times) if times else None  # type: ignore[type-var]
