@@ -88,6 +88,7 @@ class WeComAdapter(Adapter):
         self._used: dict[str, datetime] = {}  # consumed req_ids / response_urls
         self._delivered: dict[str, datetime] = {}  # parts of a message already on the wire
         self._warned_pings = False
+        self.received = 0  # callbacks that verified and decoded (both transports)
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ class WeComAdapter(Adapter):
             decoded = decode(body, bot_name=self.settings.bot_name, now=now, handle=handle)
         except PayloadError as exc:
             return self._refuse(request, 400, str(exc))
+        self.received += 1
         if decoded.event is None:
             log.debug("wecom: ignored callback (%s)", decoded.reason)
             return web.Response(text="")
@@ -252,6 +254,7 @@ class WeComAdapter(Adapter):
         except PayloadError as exc:
             log.warning("wecom: dropped a %s frame: %s", frame.get("cmd"), exc)
             return
+        self.received += 1
         if decoded.event is None:
             log.debug("wecom: ignored frame (%s)", decoded.reason)
             return

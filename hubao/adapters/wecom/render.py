@@ -119,9 +119,10 @@ def template_card(message: OutboundMessage, task_id: str) -> tuple[dict[str, Any
     lines = message.text.strip().splitlines()
     title = message.title or (lines[0] if lines else "")
     rest = "\n".join(lines[1:]).strip() if not message.title else message.text.strip()
-    overflow = None
-    if len(title) > CARD_TITLE_CHARS or len(rest) > CARD_TEXT_CHARS:
-        overflow = body_text(message)
+    if len(title) > CARD_TITLE_CHARS:  # a long first line is kept whole in the body
+        rest = f"{title}\n{rest}".strip() if not message.title else rest
+        title = _clip(title, CARD_TITLE_CHARS)
+    overflow = body_text(message) if len(rest) > CARD_TEXT_CHARS else None
     card: dict[str, Any] = {
         "card_type": "button_interaction",
         "main_title": {"title": _clip(title, CARD_TITLE_CHARS) or "HuBao"},

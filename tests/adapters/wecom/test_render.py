@@ -75,3 +75,11 @@ def test_long_card_text_is_clipped_and_reported() -> None:
     card, overflow = r.template_card(_msg(text="标题\n" + "很长" * 200, buttons=(Button("ack", 1),)), "t")
     assert len(card["sub_title_text"]) == r.CARD_TEXT_CHARS
     assert overflow is not None and overflow.endswith("很长")
+
+
+def test_long_first_line_stays_whole_in_the_card_body() -> None:
+    first = "⏰ 响应提醒：#1 登记已1小时，还没有人认领。请负责人或互保伙伴回复 /ack #1。"
+    card, overflow = r.template_card(_msg(text=f"{first}\n负责人：bob", buttons=(Button("ack", 1),)), "t")
+    assert len(card["main_title"]["title"]) == r.CARD_TITLE_CHARS
+    assert card["sub_title_text"] == f"{first}\n负责人：bob"
+    assert overflow is None
