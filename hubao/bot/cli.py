@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -64,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     outbox.add_argument("--state", action="append", choices=["pending", "sending", "sent", "dead", "split"])
     outbox.add_argument("--limit", type=int, default=50)
     outbox.set_defaults(func=_outbox)
+
+    export = sub.add_parser("export", help="write a group's risks, events, metrics and points (XLSX, or CSVs in a ZIP)")
+    export.add_argument("--group", required=True, help="group id, platform:chat_id, or exact name")
+    export.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day (included)")
+    export.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day (included)")
+    export.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    export.add_argument("--out", help="file to write (default: hubao-<group>-<from>-<to>.xlsx or .zip)")
+    export.set_defaults(func=lambda args: asyncio.run(_export(args)))
     return parser
 
 
@@ -76,9 +85,16 @@ def _config(args: argparse.Namespace, **overrides: object):  # type: ignore[no-u
 def _serve(args: argparse.Namespace) -> int:
     from hubao.bot.app import App
 
-    app = App(_config(args))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(app.serve())
+    async def run() -> None:
+        app = App(_config(args))
+        task = asyncio.create_task(app.serve())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)  # a clean stop: connections closed, outbox kept
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
     return 0
 
 
@@ -172,6 +188,12 @@ def _db(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from hubao.handlers.export import export_to_file
+
+    return await export_to_file(_config(args), args.group, args.first, args.last, args.format, args.out)
 
 
 def _outbox(args: argparse.Namespace) -> int:
