@@ -5,8 +5,9 @@
 - anything with buttons → an ``interactive`` card (JSON 1.0, shared so updates reach everyone)
   whose button values are ``Button.to_value()``.
 
-Risk text is user-supplied: every ``<at`` in it is broken with a zero-width space so it can never
-become a mention or @all; mentions only come from ``message.mentions``/``mention_all``.
+Risk text is user-supplied: the ``<`` of every ``<at`` in it becomes a full-width ``＜`` so it can
+never become a mention or @all (the kernel's sanitizer does the same on input; this is the second
+fence); mentions only come from ``message.mentions``/``mention_all``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class TooLarge(ValueError):
 
 def neutralise(text: str) -> str:
     """Stop user text from carrying ``<at …>`` tags (mentions, @all)."""
-    return _AT.sub("<\u200b\\1\\2", text)
+    return _AT.sub("＜\\1\\2", text)
 
 
 def _native(user: User) -> str:

@@ -2,18 +2,16 @@
 @-mention becomes a card; clicks on the card acknowledge and resolve it, with the same role
 rules as typing the commands, answered in the click's own response (toast + refreshed card).
 
-The escalation step (respond window passes → owner @-pinged) is ``test_escalation_ping_*``; it
-waits for the kernel's escalation sweep to be wired into App.
+Between the two, the respond window passes and the owner is @-pinged on an escalation card,
+whose buttons are then used.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-import pytest
 
 from hubao.adapters.feishu.adapter import FeishuAdapter
 from hubao.bot.app import App
@@ -36,10 +34,6 @@ async def build(make_app: Any, standin: FeishuStandIn, transport: str) -> tuple[
     adapter = app.adapters["feishu"]
     assert isinstance(adapter, FeishuAdapter)
     return app, adapter
-
-
-def sweep_available(app: App) -> bool:
-    return any(hasattr(app, name) for name in ("sweep", "scheduler", "escalations"))
 
 
 class HttpFeishu:
@@ -65,7 +59,7 @@ def buttons_of(card: dict[str, Any]) -> list[dict[str, Any]]:
     return [a["value"] for e in card["elements"] if e["tag"] == "action" for a in e["actions"]]
 
 
-async def test_http_risk_from_mention_to_card_click_resolution(
+async def test_http_risk_from_mention_to_escalation_to_card_click_resolution(
     make_app: Any, standin: FeishuStandIn, clock: ManualClock
 ) -> None:
     app, adapter = await build(make_app, standin, "http")
@@ -82,19 +76,22 @@ async def test_http_risk_from_mention_to_card_click_resolution(
             assert "库存告警阈值太低" in card.text
             assert {"hubao": "ack", "risk": 1} in card.buttons
 
+            # Nobody acknowledged within the respond window: Bob, the owner, is really @-pinged.
+            escalation = await escalate(app, standin)
+
             # Carol is no owner, reporter or leader: her click is refused like her typing would be.
-            click = card_event(CHAT, "ou_carol", Button("resolve", 1).to_value(), message_id=card.message_id)
+            click = card_event(CHAT, "ou_carol", Button("resolve", 1).to_value(), message_id=escalation.message_id)
             status, answer = await feishu.post(http, click)
             assert status == 200 and "card" not in answer and answer["toast"]["content"]
 
-            # Bob, the owner, acknowledges, then resolves from the card.
-            click = card_event(CHAT, "ou_bob", Button("ack", 1).to_value(), message_id=card.message_id)
+            # Bob acknowledges, then resolves, from the escalation card.
+            click = card_event(CHAT, "ou_bob", Button("ack", 1).to_value(), message_id=escalation.message_id)
             status, answer = await feishu.post(http, click)
             assert status == 200 and answer["toast"]["type"] == "success"
             assert {"hubao": "ack", "risk": 1} not in buttons_of(answer["card"]["data"])
             assert {"hubao": "resolve", "risk": 1} in buttons_of(answer["card"]["data"])
 
-            click = card_event(CHAT, "ou_bob", Button("resolve", 1).to_value(), message_id=card.message_id)
+            click = card_event(CHAT, "ou_bob", Button("resolve", 1).to_value(), message_id=escalation.message_id)
             status, answer = await feishu.post(http, click)
             assert status == 200 and buttons_of(answer["card"]["data"]) == []
             assert (await feishu.post(http, click)) == (200, {})  # the same click re-pushed: no effect
@@ -102,10 +99,12 @@ async def test_http_risk_from_mention_to_card_click_resolution(
             await app.deliver()
     finally:
         await server.close()
-    assert len([s for s in standin.sent_to(CHAT) if s.msg_type == "interactive"]) == 1
+    sent = len(standin.sent)
+    await app.advance(timedelta(hours=30))
+    assert len(standin.sent) == sent, "a resolved risk escalates no more"
 
 
-async def test_long_connection_risk_from_mention_to_card_click_resolution(
+async def test_long_connection_risk_from_mention_to_escalation_to_card_click_resolution(
     make_app: Any, standin: FeishuStandIn
 ) -> None:
     app, adapter = await build(make_app, standin, "long_connection")
@@ -115,37 +114,28 @@ async def test_long_connection_risk_from_mention_to_card_click_resolution(
     assert code == 200 and answer is None
     await adapter.idle()
     await app.deliver()
-    card = only_card(standin)
-    assert "证书下周过期" in card.text
+    assert "证书下周过期" in only_card(standin).text
 
-    click = card_event(CHAT, "ou_bob", Button("ack", 1).to_value(), message_id=card.message_id)
+    escalation = await escalate(app, standin)
+
+    click = card_event(CHAT, "ou_bob", Button("ack", 1).to_value(), message_id=escalation.message_id)
     _, answer, _ = await standin.push(click)
     assert {"hubao": "resolve", "risk": 1} in buttons_of(answer["card"]["data"])
-    click = card_event(CHAT, "ou_bob", Button("resolve", 1).to_value(), message_id=card.message_id)
+    click = card_event(CHAT, "ou_bob", Button("resolve", 1).to_value(), message_id=escalation.message_id)
     _, answer, _ = await standin.push(click)
     assert answer["toast"]["type"] == "success" and buttons_of(answer["card"]["data"]) == []
+    sent = len(standin.sent)
+    await app.advance(timedelta(hours=30))
+    assert len(standin.sent) == sent, "a resolved risk escalates no more"
 
 
-@pytest.mark.parametrize("transport", ["http", "long_connection"])
-async def test_escalation_ping_reaches_the_owner(
-    make_app: Any, standin: FeishuStandIn, clock: ManualClock, transport: str
-) -> None:
-    app, adapter = await build(make_app, standin, transport)
-    if not sweep_available(app):
-        pytest.skip("the kernel's escalation sweep is not wired into App yet")
-    message = message_event(CHAT, "ou_alice", "@_user_1 /risk 备份没跑 @_user_2", MENTIONS)
-    if transport == "long_connection":
-        await adapter.start()
-        await standin.push(message)
-    else:
-        server = await serve(app)
-        async with aiohttp.ClientSession() as http:
-            await HttpFeishu(str(server.make_url("")).rstrip("/"), clock).post(http, message)
-        await server.close()
-    await adapter.idle()
-    await app.deliver()
+async def escalate(app: App, standin: FeishuStandIn) -> Sent:
+    """Let the respond window (1 h) pass; return the escalation card that pinged the owner."""
     before = len(standin.sent)
     await app.advance(timedelta(minutes=61))
     pings = [s for s in standin.sent[before:] if "ou_bob" in s.mentions]
-    assert pings, "the owner was not @-pinged after the respond window"
-    json.dumps([p.content for p in pings])  # rendered content is plain JSON
+    assert len(pings) == 1, standin.sent[before:]
+    ping = pings[0]
+    assert ping.msg_type == "interactive" and "all" not in ping.mentions
+    assert {"hubao": "ack", "risk": 1} in ping.buttons
+    return ping
