@@ -29,8 +29,13 @@ from hubao.bot.dispatch import Dispatcher
 from hubao.bot.events import InboundEvent, Lane, User
 from hubao.bot.observability import Metrics, request_id
 from hubao.bot.router import Router
+from hubao.handlers import export as export_handlers
 from hubao.handlers import help as help_handlers
+from hubao.handlers import incidents as incident_handlers
+from hubao.handlers import meetings as meeting_handlers
+from hubao.handlers import reports as report_handlers
 from hubao.handlers import risks as risk_handlers
+from hubao.handlers import timers as report_timers
 from hubao.handlers import weekly
 from hubao.handlers.access import StoreBackend
 from hubao.handlers.escalation import EscalationMessages
@@ -79,6 +84,10 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table = Router()
     calendars = calendar_for or CalendarBook(config.escalation, config.bot.timezone)
     table.include(risk_handlers.router(config, calendar_for=calendars))
+    table.include(meeting_handlers.router(config, calendar_for=calendars))
+    table.include(report_handlers.router(config))
+    table.include(incident_handlers.router(config))
+    table.include(export_handlers.router(config))
     table.include(help_handlers.router(table))
     return table
 
@@ -124,6 +133,7 @@ class App:
         # Database timers; features register their kinds here (see hubao.scheduler.timers).
         self.timers = TimerSweep(self.db, self.clock)
         self.timers.register(weekly.KIND, weekly.board_handler(config, self.calendars))
+        report_timers.register(self.timers, config, self.calendars)  # weekly summary, meetings, incidents
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- wiring -------------------------------------------------------------------------
@@ -281,6 +291,7 @@ class App:
         application.router.add_get("/healthz", self._healthz)
         application.router.add_get("/readyz", self._readyz)
         application.router.add_get("/metrics", self._metrics)
+        application.router.add_routes(export_handlers.routes(self.db, self.config, self.clock))
         for adapter in self.adapters.values():
             application.router.add_routes(adapter.routes())
         return application
