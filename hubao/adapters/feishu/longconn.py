@@ -13,7 +13,8 @@ SDK's protobuf ``Frame`` definition (``lark_oapi.ws.pb.pbbp2_pb2``, imported off
 3. every data frame is answered by the same frame with header ``biz_rt`` (ms) added and payload
    ``{"code":200,"data":base64(JSON answer)}``; the answer to ``card.action.trigger`` is the
    toast/card JSON, so it must come within 3 s;
-4. we ping every PingInterval (frame method 0, ``type=ping``, ``service`` = service_id).
+4. we ping every PingInterval (frame method 0, ``type=ping``, ``service`` = service_id); a
+   connection that sends nothing back (not even a pong) for 3 intervals is replaced.
 
 Lost connections are retried forever: first after a random wait up to ReconnectNonce, then
 every ReconnectInterval. ``stop()`` closes the socket and returns promptly.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import importlib
 import json
 import logging
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 CONTROL, DATA = 0, 1
 MAX_PARTS_AGE = 5.0  # seconds a split payload may take to arrive completely
+SILENCE_PINGS = 3  # a connection that answers none of this many pings is replaced
 
 # payload of one "event" data frame → the JSON answer for its response frame (None: no data)
 EventHandler = Callable[[bytes], Awaitable[dict[str, Any] | None]]
@@ -82,6 +85,7 @@ class LongConnection:
         self._send_lock = asyncio.Lock()
         self._handlers: set[asyncio.Task[None]] = set()
         self._parts: dict[str, tuple[float, list[bytes | None]]] = {}
+        self._last_seen = 0.0
 
     async def start(self) -> None:
         if self._task is not None:
@@ -96,7 +100,8 @@ class LongConnection:
         ws, task = self._ws, self._task
         self._task = None
         if ws is not None and not ws.closed:
-            await ws.close()
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+                await asyncio.wait_for(ws.close(), timeout=2)  # an unresponsive peer cannot hold us
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -153,9 +158,11 @@ class LongConnection:
             self.connections += 1
             self.connected.set()
             log.info("feishu long connection: connected (device %s)", (query.get("device_id") or ["?"])[0])
+            self._last_seen = time.monotonic()
             pinger = asyncio.create_task(self._ping_loop(ws, service_id))
             try:
                 async for message in ws:
+                    self._last_seen = time.monotonic()
                     if message.type == aiohttp.WSMsgType.BINARY:
                         task = asyncio.create_task(self._handle(ws, message.data))
                         self._handlers.add(task)
@@ -176,6 +183,10 @@ class LongConnection:
 
     async def _ping_loop(self, ws: aiohttp.ClientWebSocketResponse, service_id: int) -> None:
         while not ws.closed:
+            if time.monotonic() - self._last_seen > SILENCE_PINGS * self.ping_interval:
+                log.warning("feishu long connection: no pong for %d pings; reconnecting", SILENCE_PINGS)
+                await ws.close()
+                return
             frame = self._frame_class()
             frame.SeqID, frame.LogID, frame.service, frame.method = 0, 0, service_id, CONTROL
             item = frame.headers.add()

@@ -213,6 +213,7 @@ class FeishuStandIn:
         self.name_lookups = 0
         self.sockets: list[web.WebSocketResponse] = []
         self.pings = 0
+        self.mute = False  # stop answering anything (a half-open connection)
         self.ws_answers: dict[str, asyncio.Future[Any]] = {}
         self.connected = asyncio.Event()
         self._frame_class: Any = None
@@ -353,7 +354,7 @@ class FeishuStandIn:
         self.connected.set()
         try:
             async for message in ws:
-                if message.type != WSMsgType.BINARY:
+                if message.type != WSMsgType.BINARY or self.mute:
                     continue
                 frame = self._frame_class()
                 frame.ParseFromString(message.data)
