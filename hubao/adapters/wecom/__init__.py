@@ -7,6 +7,8 @@ transports are imported when the adapter is built.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
@@ -60,6 +62,18 @@ class Settings(Section):
     webhook_keys: dict[str, str] = Field(default_factory=dict)
     webhook_rate: int = Field(default=20, ge=1)  # messages per minute per robot (doc 91770)
     http_timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        if value:
+            try:
+                key = base64.b64decode(value + "=", validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if len(value) != 43 or len(key) != 32:
+                raise ValueError("must be the 43-character EncodingAESKey from the admin console")
+        return value
 
     @field_validator("ws_url")
     @classmethod

@@ -246,7 +246,7 @@ class WeComAdapter(Adapter):
         headers = frame.get("headers")
         req_id = headers.get("req_id") if isinstance(headers, dict) else None
         now = self.context.clock.now()
-        handle = {"transport": "ws", "at": now.isoformat(), "conn": str(generation)}
+        handle = {"transport": "ws", "at": now.isoformat(), "conn": self._conn_id(generation)}
         if isinstance(req_id, str) and req_id:
             handle["req_id"] = req_id
         try:
@@ -262,6 +262,10 @@ class WeComAdapter(Adapter):
             self._spawn(self.context.dispatch(decoded.event))
         else:
             self._spawn(self._click_ws(decoded.event))
+
+    def _conn_id(self, generation: int) -> str:
+        """Which connection a req_id belongs to: this instance's n-th authenticated connection."""
+        return f"{self.context.instance_id}:{generation}"
 
     async def _click_ws(self, event: InboundEvent) -> None:
         result = await self.context.dispatch(event, inline_replies=True)
@@ -340,7 +344,7 @@ class WeComAdapter(Adapter):
             transport == "ws"
             and req_id
             and self.connection is not None
-            and handle.get("conn") == str(self.connection.generation)
+            and handle.get("conn") == self._conn_id(self.connection.generation)
             and self.connection.is_online
             and age <= self.settings.reply_window
             and f"req:{req_id}" not in self._used
@@ -418,7 +422,9 @@ class WeComAdapter(Adapter):
         age = (self.context.clock.now() - at).total_seconds()
         card, _ = r.template_card(message, task_id)
         if handle.get("transport") == "ws" and (req_id := handle.get("req_id")) and self.connection is not None:
-            if age > self.settings.card_update_window or handle.get("conn") != str(self.connection.generation):
+            if age > self.settings.card_update_window or handle.get("conn") != self._conn_id(
+                self.connection.generation
+            ):
                 return False
             if f"upd:{req_id}" in self._used:
                 return False

@@ -160,6 +160,9 @@ class LongConnection:
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 self.last_error = f"connection failed: {type(exc).__name__}"
                 log.warning("wecom: long %s", self.last_error)
+            except Exception as exc:  # never let the connection loop die
+                self.last_error = f"connection failed: {type(exc).__name__}"
+                log.exception("wecom: long connection failed unexpectedly")
             if self._kicked:
                 self.state = "kicked"
                 log.error(
@@ -185,7 +188,7 @@ class LongConnection:
             autoping=True,
             heartbeat=None,
             max_msg_size=MAX_FRAME,
-            timeout=aiohttp.ClientWSTimeout(ws_close=self._ack_timeout),
+            timeout=aiohttp.ClientWSTimeout(ws_close=min(self._ack_timeout, 1.0)),
         ) as ws:
             self._ws = ws
             try:

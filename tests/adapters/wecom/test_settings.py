@@ -50,3 +50,9 @@ def test_secrets_come_from_the_environment() -> None:
     )
     section = config.platforms["wecom"]
     assert section.token == "tok" and section.transport == "http"
+
+
+@pytest.mark.parametrize("key", ["short", "k" * 42, "!" * 43])
+def test_a_malformed_encoding_aes_key_names_the_key(key: str) -> None:
+    with pytest.raises(ConfigError, match=r"wecom\.encoding_aes_key"):
+        load_config(platform_models={"wecom": Settings}, environ={}, overrides={"wecom.encoding_aes_key": key})
