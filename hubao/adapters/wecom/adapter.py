@@ -422,9 +422,8 @@ class WeComAdapter(Adapter):
         age = (self.context.clock.now() - at).total_seconds()
         card, _ = r.template_card(message, task_id)
         if handle.get("transport") == "ws" and (req_id := handle.get("req_id")) and self.connection is not None:
-            if age > self.settings.card_update_window or handle.get("conn") != self._conn_id(
-                self.connection.generation
-            ):
+            current = self._conn_id(self.connection.generation)
+            if age > self.settings.card_update_window or handle.get("conn") != current:
                 return False
             if f"upd:{req_id}" in self._used:
                 return False
