@@ -251,3 +251,28 @@ class IncidentEntry(SQLModel, table=True):
     kind: str = Field(max_length=16)
     text: str = Field(default="", max_length=2000)
     data: dict[str, Any] = _json_column(dict)
+
+
+class ApiToken(SQLModel, table=True):
+    """A group's intake token (``/admin token``); only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True)
+    token_hash: str = Field(max_length=64)
+    created_by: str = Field(max_length=160)
+    created_at: datetime = _utc_column()
+
+
+class ExternalRef(SQLModel, table=True):
+    """An outside system's handle on a risk: an API idempotency key or an alert fingerprint."""
+
+    __tablename__ = "external_refs"
+    __table_args__ = (UniqueConstraint("group_id", "source", "ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    source: str = Field(max_length=16)  # api | alert
+    ref: str = Field(max_length=200)
+    risk_id: int = Field(foreign_key="risks.id")
+    updated_at: datetime = _utc_column()
