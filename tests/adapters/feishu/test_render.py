@@ -89,3 +89,9 @@ def test_idempotency_key_is_stable_and_short() -> None:
     assert len(idempotency_key(a)) <= 50
     given = msg("x", reply_handle={"idempotency_key": "outbox-42"})
     assert idempotency_key(given) == "outbox-42"
+    if "idempotency_key" in OutboundMessage.__dataclass_fields__:  # set by the delivery worker
+        keyed = msg("x", idempotency_key="risk:7:respond:1")
+        assert idempotency_key(keyed) == "risk:7:respond:1"
+        long_key = msg("x", idempotency_key="k" * 240)
+        assert len(idempotency_key(long_key)) <= 50
+        assert idempotency_key(long_key) == idempotency_key(msg("y", idempotency_key="k" * 240))
