@@ -90,8 +90,6 @@ class LongConnection:
     async def start(self) -> None:
         if self._task is not None:
             return
-        if self._frame_class is None:
-            self._frame_class = await asyncio.to_thread(load_frame_class)
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="feishu-long-connection")
 
@@ -130,6 +128,8 @@ class LongConnection:
         return True
 
     async def _run(self) -> None:
+        if self._frame_class is None:  # seconds of import: in a thread, after start() returned
+            self._frame_class = await asyncio.to_thread(load_frame_class)
         failures = 0
         while not self._stopping.is_set():
             was_connected = self.connections

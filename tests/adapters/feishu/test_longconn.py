@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -161,3 +163,41 @@ async def test_silent_connection_is_replaced(
         assert connection.connections >= 2
     finally:
         await adapter.stop()
+
+
+def test_start_loads_the_sdk_off_the_loop() -> None:
+    """``import lark_oapi`` takes seconds: start() returns at once and the loop keeps ticking."""
+    code = """
+import asyncio, sys, time
+from hubao.adapters.feishu import Settings, create
+from hubao.bot.adapter import AdapterContext
+from hubao.bot.clock import SystemClock
+
+async def dispatch(event, *, inline_replies=False): ...
+
+async def main():
+    settings = Settings(app_id="a", app_secret="b", transport="long_connection", api_base="http://127.0.0.1:9",
+                        ws_endpoint_url="http://127.0.0.1:9/x", ws_reconnect_interval=60)
+    adapter = create(settings, AdapterContext(dispatch=dispatch, clock=SystemClock(), leases=None))
+    gaps, last = [], time.monotonic()
+    async def tick():
+        nonlocal last
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+    ticker = asyncio.create_task(tick())
+    assert "lark_oapi" not in sys.modules
+    started = time.monotonic()
+    await adapter.start()
+    assert time.monotonic() - started < 0.5, "start() waited for the import"
+    while "lark_oapi.ws.pb.pbbp2_pb2" not in sys.modules or adapter.long_connection._frame_class is None:
+        await asyncio.sleep(0.05)
+    await adapter.stop()
+    ticker.cancel()
+    assert max(gaps) < 1.5, f"the loop stalled for {max(gaps):.2f}s"
+
+asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
