@@ -1,8 +1,8 @@
-"""A whole bot (real SQLite, outbox, ManualClock) behind each DingTalk transport: a risk from an
-@-mention becomes a card; a click on the card resolves it with the same role rules as typing.
+"""A whole bot (real SQLite, outbox, sweep, ManualClock) behind each DingTalk transport: a risk from
+an @-mention becomes a card; a click on the card resolves it with the same role rules as typing.
 
-The escalation step of the scenario (respond window passes → owner pinged through the custom
-robot) is in ``test_escalation_ping_*`` and waits for the kernel's escalation sweep.
+Between the two, the respond window passes and the escalation sweep @-pings the owner (as a card
+whose ``atUserIds`` name them, since a card template is configured).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ LEADER = User("dingtalk:lead", "Lead")
 
 
 async def build(make_app: Any, standin: StandIn, **settings: Any) -> App:
-    values = standin.settings(card_template_id="tpl-risk.schema", **settings)
+    values = standin.settings(**{"card_template_id": "tpl-risk.schema", **settings})
     app: App = await make_app(**{f"dingtalk.{key}": value for key, value in values.items()})
     await app.register_group("dingtalk", CHAT, "互保一组", leader=LEADER)
     return app
@@ -33,6 +33,17 @@ async def build(make_app: Any, standin: StandIn, **settings: Any) -> App:
 def sweep_available(app: App) -> bool:
     """Whether the kernel runs escalations in ``App.run_due`` (looked up, not assumed)."""
     return any(hasattr(app, name) for name in ("sweep", "sweeper", "scheduler", "escalation", "escalations"))
+
+
+async def escalate_and_expect_ping(app: App, standin: StandIn, owner: str) -> None:
+    """Let the respond window pass; the owner must be @-pinged through a channel that pings."""
+    before = len(standin.sent)
+    await app.advance(timedelta(minutes=61))
+    pings = [s for s in standin.sent[before:] if owner in s.at_user_ids]
+    if not pings and not sweep_available(app):
+        pytest.skip("the kernel's escalation sweep is not wired into App yet")
+    assert pings, "the owner was not @-pinged after the respond window"
+    assert pings[0].channel in ("webhook", "card", "session")
 
 
 class HttpDingTalk:
@@ -66,11 +77,14 @@ async def test_http_risk_from_mention_to_card_click_resolution(make_app: Any, st
             assert await dingtalk.message(http, message) == 200  # redelivered: dropped by the kernel
             await adapter.drain()  # type: ignore[attr-defined]
             await app.deliver()
-            [card] = standin.of("card")
+            card = standin.card()
             assert card.chat == CHAT
             params = card.body["cardData"]["cardParamMap"]
             assert params["risk"] == "1" and params["show_ack"] == "true"
             assert "库存告警阈值太低" in params["markdown"]
+
+            # Nobody acknowledges within the hour: the sweep pings the owner, for real.
+            await escalate_and_expect_ping(app, standin, "bob01")
 
             # Carol is no owner, reporter or leader: her click is refused like her typing would be.
             assert await dingtalk.click(http, standin.card_click(card, "resolve", "carol02")) == 200
@@ -89,7 +103,7 @@ async def test_http_risk_from_mention_to_card_click_resolution(make_app: Any, st
             assert update.body["cardData"]["cardParamMap"]["has_actions"] == "false"
     finally:
         await server.close()
-    assert len(standin.of("card")) == 1
+    assert sum(1 for c in standin.of("card") if c.body["cardData"]["cardParamMap"]["risk"] == "1") >= 1
 
 
 async def test_stream_risk_from_mention_to_card_click_resolution(make_app: Any, standin: StandIn) -> None:
@@ -103,6 +117,7 @@ async def test_stream_risk_from_mention_to_card_click_resolution(make_app: Any, 
     await app.deliver()
     card = standin.card()
     assert card.body["callbackType"] == "STREAM"
+    await escalate_and_expect_ping(app, standin, "bob01")
 
     ack = await standin.push_callback("/v1.0/card/instances/callback", standin.card_click(card, "ack", "bob01"))
     await standin.wait_acked(ack)
@@ -118,27 +133,21 @@ async def test_stream_risk_from_mention_to_card_click_resolution(make_app: Any, 
     assert standin.of("card_update")[-1].body["cardData"]["cardParamMap"]["has_actions"] == "false"
 
 
-@pytest.mark.parametrize("transport", ["http", "stream"])
-async def test_escalation_ping_reaches_the_owner(make_app: Any, standin: StandIn, transport: str) -> None:
-    app = await build(make_app, standin, transport=transport, card_callback_token="cardpath", keepalive=5.0)
+async def test_without_a_card_template_escalation_pings_through_the_custom_robot(
+    make_app: Any, standin: StandIn
+) -> None:
+    app = await build(make_app, standin, transport="stream", keepalive=5.0, card_template_id="")
     adapter = app.adapters["dingtalk"]
     await adapter.start()
-    event = standin.robot_message("/risk 备份没跑 @Bob", sender="alice", at=("bob01",))
-    if transport == "stream":
-        await standin.wait_connected()
-        await standin.wait_acked(await standin.push_message(event))
-    else:
-        server = await serve(app)
-        async with aiohttp.ClientSession() as http:
-            await HttpDingTalk(standin, str(server.make_url("")).rstrip("/"), "cardpath").message(http, event)
-        await server.close()
+    await standin.wait_connected()
+    mid = await standin.push_message(standin.robot_message("/risk 日志盘 90% @Bob", sender="alice", at=("bob01",)))
+    await standin.wait_acked(mid)
     await adapter.drain()  # type: ignore[attr-defined]
     await app.deliver()
-    before = len(standin.sent)
-    await app.advance(timedelta(minutes=61))
-    pings = [s for s in standin.sent[before:] if "bob01" in s.at_user_ids]
-    if not pings and not sweep_available(app):
-        pytest.skip("the kernel's escalation sweep is not wired into App yet")
-    assert pings, "the owner was not @-pinged after the respond window"
-    # and the ping is a real one: through the signed custom robot or a card's atUserIds
-    assert pings[0].channel in ("webhook", "card")
+    reply = standin.sent[-1]
+    assert reply.channel == "session" and "/ack #1" in reply.text  # the buttons as commands
+    standin.sessions.clear()  # the reply session is long gone by the time escalation runs
+    await escalate_and_expect_ping(app, standin, "bob01")
+    ping = next(s for s in standin.sent if "bob01" in s.at_user_ids and s.channel != "session")
+    assert ping.channel == "webhook" and "@bob01" in ping.text
+    assert standin.webhook_rejections == []  # signed correctly

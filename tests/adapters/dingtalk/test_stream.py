@@ -143,6 +143,8 @@ async def test_stop_is_prompt_and_final(make_adapter: MakeAdapter, standin: Stan
     assert adapter.connection_up() is False
     await adapter.start()
     await standin.wait_connected()
+    await standin.push_system("ping")
+    await standin.wait_ping_echo()  # the client is reading frames: it counts itself connected
     assert adapter.connection_up() is True
     assert make_adapter(transport="http").connection_up() is None
     started = time.monotonic()
