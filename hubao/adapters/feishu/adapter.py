@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callback/feishu"
 NAME_CACHE_SIZE = 10_000
+BOT_INFO_RETRY = 60.0  # seconds between attempts to learn the bot's open_id
 UUID_MAX = 50  # Feishu's limit on the im/v1 idempotency key
 PROCESSING_TOAST = {"toast": {"type": "info", "content": "处理中，请稍候…"}}
 FAILED_TOAST = {"toast": {"type": "error", "content": "处理失败，请稍后再试或发送命令"}}
@@ -80,6 +82,7 @@ class FeishuAdapter(Adapter):
         self.long_connection: LongConnection | None = None
         self._started = False
         self._names: dict[str, str] = {}
+        self._bot_retry_at = 0.0
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -125,8 +128,9 @@ class FeishuAdapter(Adapter):
         if self.bot.open_id:
             return
         async with self._bot_lock:
-            if self.bot.open_id:
+            if self.bot.open_id or time.monotonic() < self._bot_retry_at:
                 return
+            self._bot_retry_at = time.monotonic() + BOT_INFO_RETRY
             try:
                 open_id = await asyncio.wait_for(self.api.bot_open_id(), timeout=5)
             except (DeliveryError, TimeoutError) as exc:
