@@ -86,9 +86,11 @@ class Dispatcher:
         return DispatchResult(replies=tuple(replies) if inline_replies else (), handled=bool(replies))
 
     async def _handle(self, session: Any, event: InboundEvent, group: Any | None, t: Catalog) -> list[OutboundMessage]:
+        event = clean_event(event)  # display names are shown in cards: same fence as text
+        if group is not None:
+            await self.backend.enroll(session, group, event.sender)  # whoever speaks in the group joins it
         if not is_command(event.text):
             return []
-        event = clean_event(event)  # display names are shown in cards: same fence as text
         ctx_out: list[OutboundMessage] = []
 
         def say(text: str) -> list[OutboundMessage]:
@@ -109,8 +111,6 @@ class Dispatcher:
 
         if group is None and spec.needs_group:
             return say(t("error.not_setup"))
-        if group is not None:
-            await self.backend.enroll(session, group, event.sender)
         if args.unresolved:
             found = await self.backend.resolve_names(session, group, args.unresolved)
             if len(found) != len(args.unresolved):
