@@ -15,6 +15,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hubao.storage import repo
 from hubao.storage.models import BotAdmin, Group, Outbox, Risk, Timer
 
 
@@ -67,18 +68,22 @@ async def put_timer(
     ref: str = "",
     data: dict[str, Any] | None = None,
 ) -> Timer:
-    """Create the timer ``key`` or move it to ``due_at`` (kind, group, ref and data updated too)."""
-    stmt = select(Timer).where(Timer.key == key)
-    timer = (await session.exec(_locked(session, stmt))).first()
-    if timer is None:
-        timer = Timer(key=key, kind=kind, group_id=group_id, ref=ref, due_at=due_at, data=data or {}, created_at=now)
-    else:
-        timer.kind, timer.group_id, timer.ref, timer.due_at = kind, group_id, ref, due_at
-        if data is not None:
-            timer.data = data
-    session.add(timer)
-    await session.flush()
-    return timer
+    """Create the timer ``key`` or move it to ``due_at`` (kind, group, ref and data updated too).
+
+    One upsert, so that instances scheduling the same timer at once (each making sure a group
+    has its weekly timer, say) end with one row instead of a unique-key error.
+    """
+    changes: dict[str, Any] = {"kind": kind, "group_id": group_id, "ref": ref, "due_at": due_at}
+    if data is not None:
+        changes["data"] = data
+    stmt = (
+        repo._insert(session, Timer)
+        .values(key=key, runs=0, created_at=now, data=data or {}, **{k: v for k, v in changes.items() if k != "data"})
+        .on_conflict_do_update(index_elements=["key"], set_=changes)
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+    found = select(Timer).where(Timer.key == key).execution_options(populate_existing=True)
+    return (await session.exec(found)).one()
 
 
 async def get_timer(session: AsyncSession, key: str) -> Timer | None:
