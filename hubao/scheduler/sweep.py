@@ -30,7 +30,7 @@ from hubao.storage.models import Group, Risk
 log = logging.getLogger("hubao.sweep")
 
 # (session, risk, group, step, now, expected) → [(outbox key, message)]; ``expected`` is when the
-# step could first have gone out (its rung, held by snooze and calendar), for "sent late" notes.
+# risk became due (its first unpinged rung, held by snooze and calendar), for "sent late" notes.
 Say = Callable[[AsyncSession, Risk, Group, Step, datetime, datetime], Awaitable[Sequence[tuple[str, OutboundMessage]]]]
 CalendarFor = Callable[[Group], Calendar]
 RETRY_AFTER = timedelta(minutes=5)
@@ -97,8 +97,9 @@ class EscalationSweep:
             risk.next_step_at = _after(after, now)
             session.add(risk)
             return 0
-        hold = max(step.rung_at, view.snoozed_until or step.rung_at)
-        expected = calendar.next_open(hold)
+        # When this risk first became due: lateness is counted from there, not from the rung
+        # the step jumped to.
+        expected = due_at(view, policy, calendar) or now
         if step.step == RESPOND:
             risk.respond_pings = step.repeat
         else:
