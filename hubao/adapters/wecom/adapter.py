@@ -343,6 +343,7 @@ class WeComAdapter(Adapter):
         if (
             transport == "ws"
             and req_id
+            and "task_id" not in handle  # a card click's req_id only takes aibot_respond_update_msg
             and self.connection is not None
             and handle.get("conn") == self._conn_id(self.connection.generation)
             and self.connection.is_online

@@ -276,3 +276,24 @@ async def test_check_reports_http_problems(make_adapter: Any, standin: WeComStan
     assert not any("wrGroup1" in p for p in problems)
     assert not any("stale-key" in p for p in problems)
     assert standin.robot == []  # probing does not post anything
+
+
+async def test_callback_is_answered_before_the_command_is_processed(
+    make_adapter: Any, serve_routes: Any, standin: WeComStandIn, recorder: Recorder
+) -> None:
+    adapter = make_adapter(transport="http")
+    url = await serve_routes(adapter)
+    gate = asyncio.Event()
+
+    async def slow(event: InboundEvent, *, inline_replies: bool = False) -> Any:
+        await gate.wait()
+        return await recorder(event, inline_replies=inline_replies)
+
+    adapter.context = type(adapter.context)(**{**adapter.context.__dict__, "dispatch": slow})
+    started = asyncio.get_running_loop().time()
+    response = await standin.post_callback(url, standin.message("@RiskBot /list"))
+    assert response.status == 200 and asyncio.get_running_loop().time() - started < 1.0
+    assert recorder.events == []  # still being processed
+    gate.set()
+    await adapter.idle()
+    assert [e.text for e in recorder.events] == ["/list"]
