@@ -56,3 +56,21 @@ def test_secrets_come_from_the_environment() -> None:
 def test_a_malformed_encoding_aes_key_names_the_key(key: str) -> None:
     with pytest.raises(ConfigError, match=r"wecom\.encoding_aes_key"):
         load_config(platform_models={"wecom": Settings}, environ={}, overrides={"wecom.encoding_aes_key": key})
+
+
+def test_the_setup_guide_example_is_a_valid_config() -> None:
+    import tomllib
+    from pathlib import Path
+
+    guide = Path(__file__).parents[3] / "docs" / "platforms" / "wecom.md"
+    blocks = [b.split("```", 1)[0] for b in guide.read_text(encoding="utf-8").split("```toml\n")[1:]]
+    example = next(b for b in blocks if b.startswith("[wecom]\n"))
+    data = tomllib.loads(example)
+    config = load_config(
+        platform_models={"wecom": Settings},
+        environ={"HUBAO__WECOM__SECRET": "s"},
+        overrides={f"wecom.{k}": v for k, v in data["wecom"].items()},
+    )
+    section = config.platforms["wecom"]
+    assert section.transport == "ws" and section.missing_keys() == []
+    assert section.webhook_keys == {"wrkSFfCgAAxxxxxxxxxxxx": "693axxx6-7aoc-4bc4-97a0-0ec2sifa5aaa"}
