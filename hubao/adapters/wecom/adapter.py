@@ -217,6 +217,8 @@ class WeComAdapter(Adapter):
         if not done:  # too slow for the passive reply: everything goes through response_url later
             self._spawn(self._late_replies(task))
             return web.Response(text="")
+        if task.exception() is not None:  # logged by _finished; WeCom must not retry into it
+            return web.Response(text="")
         result = task.result()
         update = next((m for m in result.replies if m.updates_card), None)
         rest = [m for m in result.replies if m is not update]
