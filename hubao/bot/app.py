@@ -29,14 +29,15 @@ from hubao.bot.dispatch import Dispatcher
 from hubao.bot.events import InboundEvent, Lane, User
 from hubao.bot.observability import Metrics, request_id
 from hubao.bot.router import Router
+from hubao.handlers import admin as admin_handlers
 from hubao.handlers import export as export_handlers
 from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
+from hubao.handlers import intake, weekly
 from hubao.handlers import meetings as meeting_handlers
 from hubao.handlers import reports as report_handlers
 from hubao.handlers import risks as risk_handlers
 from hubao.handlers import timers as report_timers
-from hubao.handlers import weekly
 from hubao.handlers.access import StoreBackend
 from hubao.handlers.escalation import EscalationMessages
 from hubao.scheduler.calendar import CalendarBook
@@ -88,6 +89,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(report_handlers.router(config))
     table.include(incident_handlers.router(config))
     table.include(export_handlers.router(config))
+    table.include(admin_handlers.router(config, table))
     table.include(help_handlers.router(table))
     return table
 
@@ -292,6 +294,7 @@ class App:
         application.router.add_get("/readyz", self._readyz)
         application.router.add_get("/metrics", self._metrics)
         application.router.add_routes(export_handlers.routes(self.db, self.config, self.clock))
+        application.router.add_routes(intake.routes(self))
         for adapter in self.adapters.values():
             application.router.add_routes(adapter.routes())
         return application
