@@ -20,6 +20,7 @@ async def add_admin(session: AsyncSession, user_id: str, added_by: str, now: dat
         return False
     session.add(BotAdmin(user_id=user_id, added_by=added_by, added_at=now))
     await session.flush()
+    session.sync_session.info.pop("hubao.admins", None)  # repo.is_bot_admin's per-transaction cache
     return True
 
 
@@ -29,6 +30,7 @@ async def remove_admin(session: AsyncSession, user_id: str) -> bool:
         return False
     await session.delete(row)
     await session.flush()
+    session.sync_session.info.pop("hubao.admins", None)
     return True
 
 
@@ -62,6 +64,7 @@ async def drop_token(session: AsyncSession, group_id: int) -> bool:
         return False
     await session.delete(row)
     await session.flush()
+    session.sync_session.info.pop("hubao.admins", None)
     return True
 
 

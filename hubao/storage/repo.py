@@ -54,16 +54,33 @@ async def create_group(
     return group
 
 
+def _rosters(session: AsyncSession) -> dict[int, dict[str, Member]]:
+    """Groups' member rows loaded in this transaction, by group id then user id.
+
+    A command looks members up several times (enrolment, roles, partner, names); one query per
+    group and transaction serves them all. Rows are the session's own objects, so changes made
+    through the session are seen; the cache ends with the session.
+    """
+    return session.sync_session.info.setdefault("hubao.rosters", {})
+
+
+async def _roster(session: AsyncSession, group_id: int) -> dict[str, Member]:
+    rosters = _rosters(session)
+    roster = rosters.get(group_id)
+    if roster is None:
+        stmt = select(Member).where(Member.group_id == group_id).order_by(col(Member.id))
+        roster = {m.user_id: m for m in (await session.exec(stmt)).all()}
+        rosters[group_id] = roster
+    return roster
+
+
 async def members(session: AsyncSession, group_id: int, *, active_only: bool = True) -> list[Member]:
-    stmt = select(Member).where(Member.group_id == group_id)
-    if active_only:
-        stmt = stmt.where(col(Member.active).is_(True))
-    return list((await session.exec(stmt.order_by(col(Member.id)))).all())
+    roster = await _roster(session, group_id)
+    return [m for m in roster.values() if m.active or not active_only]
 
 
 async def get_member(session: AsyncSession, group_id: int, user_id: str) -> Member | None:
-    stmt = select(Member).where(Member.group_id == group_id, Member.user_id == user_id)
-    return (await session.exec(stmt)).first()
+    return (await _roster(session, group_id)).get(user_id)
 
 
 async def upsert_member(
@@ -75,6 +92,7 @@ async def upsert_member(
         member = Member(group_id=group_id, user_id=user_id, name=name, joined_at=now)
         session.add(member)
         await session.flush()
+        (await _roster(session, group_id))[user_id] = member
         return member, True
     if name and member.name != name:
         member.name = name
@@ -86,7 +104,11 @@ async def upsert_member(
 
 
 async def is_bot_admin(session: AsyncSession, user_id: str) -> bool:
-    return await session.get(BotAdmin, user_id) is not None
+    admins = session.sync_session.info.get("hubao.admins")
+    if admins is None:  # one query per transaction; the table holds a handful of rows
+        admins = set((await session.exec(select(BotAdmin.user_id))).all())
+        session.sync_session.info["hubao.admins"] = admins
+    return user_id in admins
 
 
 async def take_next_number(session: AsyncSession, group_id: int) -> int:
@@ -96,6 +118,7 @@ async def take_next_number(session: AsyncSession, group_id: int) -> int:
         .where(col(Group.id) == group_id)
         .values(next_number=Group.next_number + 1)
         .returning(Group.next_number)
+        .execution_options(synchronize_session=False)  # a Core-speed UPDATE; no ORM objects to refresh
     )
     result = await session.exec(stmt)  # type: ignore[call-overload]
     return int(result.scalar_one()) - 1
@@ -183,8 +206,9 @@ async def enqueue(
         }
         for key, payload, lane in items
     ]
-    if not rows:
-        return 0
-    stmt = _insert(session, Outbox).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.exec(stmt)  # type: ignore[call-overload]
-    return int(result.rowcount or 0)
+    queued = 0
+    for row in rows:  # one single-row statement each: SQLAlchemy caches its compiled form
+        stmt = _insert(session, Outbox).values(**row).on_conflict_do_nothing(index_elements=["key"])
+        result = await session.exec(stmt)  # type: ignore[call-overload]
+        queued += int(result.rowcount or 0)
+    return queued
