@@ -28,6 +28,7 @@ from hubao.bot.delivery import Deliverer, RetryPolicy, parse_rate
 from hubao.bot.dispatch import Dispatcher
 from hubao.bot.events import InboundEvent, Lane, User
 from hubao.bot.observability import Metrics, request_id
+from hubao.bot.redact import collect_secrets, install_redaction
 from hubao.bot.router import Router
 from hubao.handlers import admin as admin_handlers
 from hubao.handlers import export as export_handlers
@@ -106,6 +107,7 @@ class App:
         instance_id: str | None = None,
     ) -> None:
         self.config = config
+        install_redaction(collect_secrets(config))  # configured secrets never reach the logs
         self.clock = clock or SystemClock()
         self.instance_id = instance_id or f"{socket.gethostname()}-{os.getpid()}"
         self.db = Database(config.storage.url)
