@@ -43,7 +43,7 @@ async def set_group(console: ConsoleSession, **fields: Any) -> None:
 
 def pings(blocks: list[str]) -> list[str]:
     """Only the escalation pings among printed blocks (not replies or the weekly board)."""
-    return [b for b in blocks if "⏰" in b or "⚠️" in b]
+    return [b for b in blocks if "⏰ " in first_line(b) or "⚠️ " in first_line(b)]
 
 
 def first_line(block: str) -> str:
