@@ -12,7 +12,7 @@ WEEK = week_of(NOW, SH)
 
 
 def test_week_boundaries_are_monday_midnight_in_the_group_zone() -> None:
-    assert WEEK == Period(local(23, 0), local(30, 0))
+    assert Period(local(23, 0), local(30, 0)) == WEEK
     assert WEEK.start.isoformat() == "2026-11-22T16:00:00+00:00"
     assert WEEK.previous() == Period(local(16, 0), local(23, 0))
 

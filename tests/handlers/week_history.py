@@ -75,14 +75,16 @@ def build(group_id: int) -> tuple[list[Risk], list[RiskEvent]]:
     # last week
     r8 = risk(8, "carol", "alice", local(16, 9), status="resolved", resolved_at=local(17, 10), acked_at=local(17, 10))
     event(r8, local(17, 10), "alice", "resolved", {"note": "", "on_time": False})
-    r6 = risk(6, "bob", "alice", local(20, 9), status="resolved", resolved_at=local(23, 9, 30), acked_at=local(20, 9, 20))
+    r6 = risk(6, "bob", "alice", local(20, 9), status="resolved", resolved_at=local(23, 9, 30),
+              acked_at=local(20, 9, 20))  # fmt: skip
     event(r6, local(20, 9, 20), "alice", "acknowledged", {"late": False})
     # this week
     event(r6, local(23, 9, 30), "alice", "resolved", {"note": "", "on_time": False})
     r1 = risk(1, "alice", "bob", local(23, 9), status="resolved", resolved_at=local(23, 12), acked_at=local(23, 9, 10))
     event(r1, local(23, 9, 10), "bob", "acknowledged", {"late": False})
     event(r1, local(23, 12), "bob", "resolved", {"note": "ok", "on_time": True})
-    r2 = risk(2, "carol", "carol", local(23, 10), status="resolved", resolved_at=local(24, 12), acked_at=local(23, 11, 30))
+    r2 = risk(2, "carol", "carol", local(23, 10), status="resolved", resolved_at=local(24, 12),
+              acked_at=local(23, 11, 30))  # fmt: skip
     event(r2, local(23, 11, 30), "carol", "acknowledged", {"late": True})
     event(r2, local(24, 12), "carol", "resolved", {"note": "", "on_time": False})
     r3 = risk(3, "alice", "bob", local(24, 9), status="resolved", resolved_at=local(24, 15), acked_at=local(24, 9, 30))
@@ -91,7 +93,8 @@ def build(group_id: int) -> tuple[list[Risk], list[RiskEvent]]:
     event(r3, local(24, 15), "alice", "resolved", {"note": "", "on_time": True})
     r4 = risk(4, "bob", "carol", local(25, 9), status="open")
     event(r4, local(25, 10), "system", "escalated", {"step": "respond", "repeat": 1})
-    r5 = risk(5, "alice", "alice", local(25, 9, 0), status="resolved", resolved_at=local(25, 9, 5), acked_at=local(25, 9, 5))
+    r5 = risk(5, "alice", "alice", local(25, 9), status="resolved", resolved_at=local(25, 9, 5),
+              acked_at=local(25, 9, 5))  # fmt: skip
     event(r5, local(25, 9, 5), "alice", "resolved", {"note": "", "on_time": True})
     r7 = risk(7, "carol", "bob", local(26, 9), status="acknowledged", acked_at=local(26, 11), final_owner="dave")
     event(r7, local(26, 9, 5), "bob", "assigned", {"from": uid("bob"), "to": uid("dave")})
