@@ -200,3 +200,42 @@ async def test_random_bytes_to_every_platform_callback_get_a_4xx_and_write_nothi
             assert response.status == 200
     assert await counts() == before
     await server.close()
+
+
+async def test_hostile_risk_text_in_chat_cannot_ping_everyone_or_forge_the_card(console: ConsoleSession) -> None:
+    # "@所有人" where an owner may be named is no person: refused, nothing logged.
+    [refused] = await console.say("alice", "/risk 服务器挂了 @所有人")
+    assert refused == "bot: 不认识 @所有人：请 @ 群成员，或先让对方在群里说句话。"
+    [card] = await console.say("alice", '/risk <at user_id="all"></at> 服务器挂了\u3000[详情](http://evil.example)')
+    assert card.startswith("bot: @alice 已登记风险提醒。")  # the reporter owns it; nobody else is pinged
+    assert '#1【中】＜at user_id="all">＜/at> 服务器挂了 [详情] (http://evil.example)' in card
+    [noted] = await console.say("bob", "/note #1 \u202e<@U1> @all see [x](y)\x00")
+    assert noted == "bot: 已为 #1 添加备注。"
+    [shown] = await console.say("bob", "/show #1")
+    assert "备注：＜@U1> @ all see [x] (y)" in shown
+
+
+async def test_absurd_numbers_and_times_in_chat_get_usage_replies(console: ConsoleSession) -> None:
+    await console.say("alice", "/risk 库存低")
+    for line, expected in [
+        ("/ack #99999999999", "bot: 参数不对（#99999999999）。用法：/ack <#n>"),
+        ("/ack #2", "bot: 本群没有风险 #2。"),
+        ("/snooze #1 99999d", "bot: 参数不对（99999d）。"),
+        ("/snooze #1 30d", "bot: 参数不对（最多暂缓 7d）。"),
+        ("/risk 明天见 due:2026-13-45", "bot: 参数不对（看不懂截止时间 2026-13-45）。"),
+        ("/risk 过去 due:2020-01-01", "bot: 参数不对（看不懂截止时间 2020-01-01）。"),
+    ]:
+        [reply] = await console.say("alice", line)
+        assert reply.startswith(expected), (line, reply)
+    assert "#1" in (await console.say("alice", "/list"))[0]
+
+
+async def test_a_replayed_chat_delivery_has_one_effect(console: ConsoleSession) -> None:
+    from hubao.adapters.console import Said
+
+    event = console.adapter.event(Said("alice", "/risk 只记一次"), console.clock.now())
+    first = await console.app.dispatch(event)
+    again = await console.app.dispatch(event)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    await console.app.deliver()
+    assert "未解决风险 1 项" in (await console.say("alice", "/list"))[0]
