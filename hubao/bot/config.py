@@ -112,7 +112,7 @@ class EscalationSection(Section):
 
 
 class DeliverySection(Section):
-    max_attempts: int = Field(default=8, ge=1, le=50)
+    max_attempts: int = Field(default=15, ge=1, le=50)  # with the backoff below: about an hour
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_max: timedelta = timedelta(minutes=10)
     poll_interval: timedelta = timedelta(seconds=1)

@@ -2,6 +2,23 @@
 and jitter, splitting of over-long messages, and a visible dead state.
 
 Storage is reached through :class:`OutboxStore`, so the kernel knows no SQL.
+
+What is and is not guaranteed:
+
+- A message is written in the transaction of its cause and stays until sent or dead: a crash,
+  restart or platform outage delays it, never loses it (retries span about an hour by default).
+- The outbox key is unique, so a cause processed twice queues one message.
+- Each item is claimed by one worker (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) for a limited
+  time. A send whose "sent" mark is lost (crash or database failure right after the platform
+  accepted it) is sent again when the claim expires. The retry carries the same
+  ``idempotency_key`` (the outbox key): platforms that de-duplicate on it (Feishu's ``uuid``, one
+  hour) post it once; WeCom and DingTalk robots have no such key and may show it twice. That
+  window is the one HTTP round trip between the platform's answer and the database commit.
+- A worker never starts a send whose claim could expire mid-send (``send_timeout`` bounds a
+  send); it hands such items back instead, and its late writes cannot overwrite another
+  worker's claim.
+- Parts of a split message are queued in order; if one part needs a retry, a later part may
+  arrive before it.
 """
 
 from __future__ import annotations
@@ -10,8 +27,9 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,6 +47,7 @@ class OutboxItem:
     lane: int
     attempts: int
     message: OutboundMessage
+    claimed_until: datetime | None = None  # the claim lapses then; another worker may take the item
 
 
 class OutboxStore(Protocol):
@@ -49,7 +68,7 @@ class OutboxStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 8
+    max_attempts: int = 15
     base: timedelta = timedelta(seconds=2)
     cap: timedelta = timedelta(minutes=10)
 
@@ -60,21 +79,26 @@ class RetryPolicy:
 
 
 class TokenBucket:
+    """The send limit of one target chat: at most ``rate`` sends in any window of ``per`` seconds.
+
+    A sliding window rather than a refilling bucket: a refilling bucket lets a full burst and the
+    refill land in the same window (39 messages in a minute against a 20/min robot), which
+    platforms that count per window (WeCom 45009, DingTalk 130101) answer with an error.
+    """
+
     def __init__(self, limit: SendLimit, now: datetime) -> None:
-        self.capacity = float(limit.rate)
-        self.refill_per_second = limit.rate / limit.per
-        self.tokens = self.capacity
-        self.stamp = now
+        self.capacity = max(int(limit.rate), 1)
+        self.per = timedelta(seconds=limit.per)
+        self.stamps: deque[datetime] = deque()
 
     def take(self, now: datetime) -> timedelta:
-        """Take a token; zero if one was there, else how long until one will be."""
-        elapsed = max((now - self.stamp).total_seconds(), 0.0)
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.refill_per_second)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        """Take a slot; zero if one was free, else how long until one will be."""
+        while self.stamps and self.stamps[0] <= now - self.per:
+            self.stamps.popleft()
+        if len(self.stamps) < self.capacity:
+            self.stamps.append(now)
             return timedelta(0)
-        return timedelta(seconds=(1 - self.tokens) / self.refill_per_second)
+        return self.stamps[0] + self.per - now
 
 
 def parse_rate(text: str) -> SendLimit:
@@ -150,6 +174,7 @@ class Deliverer:
         batch: int = 50,
         seed: int | None = None,
         observe: Callable[[str, str], None] | None = None,
+        send_timeout: float = 60.0,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -160,6 +185,8 @@ class Deliverer:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._rng = random.Random(seed)
         self._wake = asyncio.Event()
+        # A send taking longer is abandoned (and retried): it must end well inside the claim.
+        self.send_timeout = send_timeout
         # Told (platform, "sent" | "retry" | "dead") after each attempt; feeds the metrics.
         self._observe = observe or (lambda _platform, _result: None)
 
@@ -200,14 +227,21 @@ class Deliverer:
         if len(parts) > 1:
             await self.store.split(item, parts, now)
             return
+        if item.claimed_until is not None and now + timedelta(seconds=self.send_timeout) > item.claimed_until:
+            # A long batch ate the claim: hand the item back rather than race another worker.
+            await self.store.retry(item, now, "claim ran out before sending", count_attempt=False)
+            return
         wait = self._bucket(adapter, message.chat_id, now).take(now)
         if wait > timedelta(0):
             await self.store.retry(item, now + wait, "rate limited locally", count_attempt=False)
             return
         try:
-            await adapter.send(message)
+            async with asyncio.timeout(self.send_timeout):
+                await adapter.send(replace(message, idempotency_key=item.key))
         except DeliveryError as exc:
             await self._failed(item, str(exc), exc.retryable, exc.retry_after)
+        except TimeoutError:
+            await self._failed(item, f"send timed out after {self.send_timeout:.0f}s", True, None)
         except Exception as exc:  # an adapter bug must not stop the worker
             log.exception("adapter %s raised while sending %s", message.platform, item.key)
             await self._failed(item, f"{type(exc).__name__}: {exc}", True, None)

@@ -138,6 +138,9 @@ class OutboundMessage:
     # Set on the answer to a button click: replace the clicked card, show ``toast``.
     updates_card: bool = False
     toast: str = ""
+    # Set by the delivery worker to the outbox key just before sending (never stored): the same
+    # message retried carries the same key, for platforms that de-duplicate sends (Feishu uuid).
+    idempotency_key: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {

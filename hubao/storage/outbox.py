@@ -31,7 +31,7 @@ class SqlOutbox:
                     or_(
                         col(Outbox.state) == "pending",
                         # a worker that died mid-send leaves its claim to expire
-                        (col(Outbox.state) == "sending") & (col(Outbox.claimed_until) < now),
+                        (col(Outbox.state) == "sending") & (col(Outbox.claimed_until) <= now),
                     ),
                 )
                 .order_by(col(Outbox.lane), col(Outbox.next_attempt_at), col(Outbox.id))
@@ -44,7 +44,14 @@ class SqlOutbox:
                 row.state, row.claimed_by, row.claimed_until = "sending", self.instance_id, now + CLAIM_TTL
                 session.add(row)
             return [
-                OutboxItem(row.id or 0, row.key, row.lane, row.attempts, OutboundMessage.from_json(row.payload))
+                OutboxItem(
+                    row.id or 0,
+                    row.key,
+                    row.lane,
+                    row.attempts,
+                    OutboundMessage.from_json(row.payload),
+                    claimed_until=now + CLAIM_TTL,
+                )
                 for row in rows
             ]
 
@@ -71,12 +78,17 @@ class SqlOutbox:
                 session, [(f"{item.key}#{i + 1}", p.to_json(), item.lane) for i, p in enumerate(parts)], now=now
             )
             await session.exec(  # type: ignore[call-overload]
-                update(Outbox).where(col(Outbox.id) == item.id).values(state="split", claimed_until=None)
+                update(Outbox).where(*self._mine(item)).values(state="split", claimed_until=None)
             )
+
+    def _mine(self, item: OutboxItem) -> tuple[object, ...]:
+        """The row, if this worker still holds it: a worker whose claim lapsed and was taken over
+        must not overwrite the new holder's state."""
+        return (col(Outbox.id) == item.id, col(Outbox.claimed_by) == self.instance_id)
 
     async def _update(self, item: OutboxItem, **values: object) -> None:
         async with self.db.transaction() as session:
-            await session.exec(update(Outbox).where(col(Outbox.id) == item.id).values(**values))  # type: ignore[call-overload]
+            await session.exec(update(Outbox).where(*self._mine(item)).values(**values))  # type: ignore[call-overload]
 
     async def depth(self) -> list[tuple[int, str, int]]:
         """(lane, state, count) for messages not yet delivered: pending, sending and dead."""
