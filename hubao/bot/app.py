@@ -90,7 +90,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(report_handlers.router(config))
     table.include(incident_handlers.router(config))
     table.include(export_handlers.router(config))
-    table.include(admin_handlers.router(config, table))
+    table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))
     return table
 

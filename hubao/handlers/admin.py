@@ -10,6 +10,7 @@ actor and what changed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,14 +22,17 @@ from hubao.bot.events import User
 from hubao.bot.router import LEVEL_WORDS, CommandContext, Role, Router, UsageError, describe_roles
 from hubao.bot.sanitize import clean_line
 from hubao.bot.timeparse import format_duration, parse_duration
+from hubao.handlers import weekly
 from hubao.handlers.common import group_id, local_time, person, roster
 from hubao.handlers.intake import ALERTS_PATH, RISKS_PATH, issue_token
+from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.scheduler.policy import LEVELS, policy_for
 from hubao.storage import admin as admin_store
 from hubao.storage import repo
 from hubao.storage.models import Group
 
 Ctx = CommandContext[AsyncSession]
+CalendarFor = Callable[[Group], Calendar]
 ADMIN_OR_LEADER = Role.ADMIN | Role.LEADER
 MIN_REPEAT = timedelta(minutes=5)
 MAX_REPEATS = 20
@@ -53,9 +57,13 @@ POLICY_KEYS = {"respond": "respond", "响应": "respond", "resolve": "resolve", 
 CALENDARS = {"always": "always", "全天": "always", "workdays": "workdays", "工作日": "workdays"}
 
 
-def router(config: Config, table: Router) -> Router:
+def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Router:
     """``table`` is the full command table (the /admin menu lists what it holds)."""
     r = Router()
+
+    async def reschedule_weekly(ctx: Ctx) -> None:
+        """The weekly post follows a new slot, zone or calendar at once."""
+        await weekly.schedule_weekly(ctx.session, ctx.group, config, ctx.clock.now(), calendar_for(ctx.group))
 
     @r.command(
         "admin",
@@ -268,6 +276,7 @@ def router(config: Config, table: Router) -> Router:
         if zone is not None:
             group.timezone = zone
         ctx.session.add(group)
+        await reschedule_weekly(ctx)
         await _audit(ctx, "calendar", {"calendar": kind, "hours": hours, "tz": zone})
         ctx.reply(ctx.t("admin.calendar_set", **_calendar_fields(config, group, ctx)))
 
@@ -298,22 +307,16 @@ def router(config: Config, table: Router) -> Router:
         "admin digest",
         aliases=["管理 digest", "管理 周报"],
         roles=ADMIN_OR_LEADER,
-        usage="/admin digest <weekday HH:MM/off>",
+        usage="/admin digest <weekday HH:MM>",
         summary="help.admin_digest",
     )
     async def digest(ctx: Ctx) -> None:
-        words = ctx.args.words
         group: Group = ctx.group
-        if len(words) == 1 and words[0].lower() in OFF_WORDS:
-            group.digest_at = "off"
-        else:
-            group.digest_at = _digest_at(words, ctx)
+        group.digest_at = _digest_at(ctx.args.words, ctx)
         ctx.session.add(group)
+        await reschedule_weekly(ctx)
         await _audit(ctx, "digest", {"at": group.digest_at})
-        if group.digest_at == "off":
-            ctx.reply(ctx.t("admin.digest_off"))
-        else:
-            ctx.reply(ctx.t("admin.digest_set", at=_digest_text(group.digest_at, ctx), tz=_zone_name(config, group)))
+        ctx.reply(ctx.t("admin.digest_set", at=_digest_text(group.digest_at, ctx), tz=_zone_name(config, group)))
 
     @r.command(
         "admin admins",
@@ -548,7 +551,7 @@ async def _describe(ctx: Ctx, config: Config) -> str:
         t("admin.show_policy"),
         *(f"  {_policy_line(config, group, level, ctx)}" for level in LEVELS),
         t("admin.show_escalate", chat=group.escalate_to or t("admin.nobody")),
-        t("admin.show_digest", at=t("admin.digest_disabled") if digest == "off" else _digest_text(digest, ctx)),
+        t("admin.show_digest", at=_digest_text(digest, ctx)),
         t("admin.show_token", state=token_state),
         t("admin.show_admins", admins=t("role.join").join(admin_names) or t("admin.nobody")),
     ]

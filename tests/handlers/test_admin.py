@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
 from hubao.bot.console import ConsoleSession
-from hubao.storage.models import ApiToken, BotAdmin, Group, Member, Outbox, RiskEvent
+from hubao.storage.models import ApiToken, BotAdmin, Group, Member, Outbox, RiskEvent, Timer
 
 
 async def _group(console: ConsoleSession, chat: str = "demo") -> Group:
@@ -161,15 +162,17 @@ async def test_calendar_escalation_chat_and_digest_are_stored(console: ConsoleSe
     assert (group.calendar, group.work_hours, group.timezone, group.escalate_to, group.digest_at) == (
         "workdays", "09:30-18:00", "Asia/Tokyo", "oc_boss", "thu 16:30"
     )
+    async with console.app.db.transaction() as session:
+        timer = (await session.exec(select(Timer).where(Timer.key == f"weekly:{group.id}"))).one()
+    posted = timer.due_at.astimezone(ZoneInfo("Asia/Tokyo"))  # the weekly post moved at once
+    assert (posted.strftime("%a"), posted.hour) == ("Thu", 16) and 30 < posted.minute <= 35
     await console.say("root", "/admin escalate-to off")
-    await console.say("alice", "/admin digest off")
-    group = await _group(console)
-    assert (group.escalate_to, group.digest_at) == (None, "off")
+    assert (await _group(console)).escalate_to is None
     kinds = [e.kind for e in await _admin_events(console)]
-    assert kinds == ["admin.calendar", "admin.escalate-to", "admin.digest", "admin.escalate-to", "admin.digest"]
+    assert kinds == ["admin.calendar", "admin.escalate-to", "admin.digest", "admin.escalate-to"]
     [shown] = await console.say("root", "/admin show")
     assert "计时：仅工作日工作时间 · 09:30-18:00 · Asia/Tokyo" in shown
-    assert "周报：停发" in shown
+    assert "周报：周四 16:30" in shown
 
 
 async def test_admins_added_in_chat_can_administer_and_config_admins_stay(console: ConsoleSession) -> None:

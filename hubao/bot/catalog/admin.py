@@ -91,8 +91,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin.escalate_off": {"zh": "已取消升级群。", "en": "No escalation chat any more."},
     "admin.bad_digest": {"zh": "写成 周五 17:00 或 fri 17:00", "en": "write it as fri 17:00 (or 周五 17:00)"},
     "admin.digest_set": {"zh": "周报时间：{at}（{tz}）。", "en": "Weekly summary: {at} ({tz})."},
-    "admin.digest_off": {"zh": "已停发周报。", "en": "The weekly summary is switched off."},
-    "admin.digest_disabled": {"zh": "停发", "en": "off"},
     "weekday.mon": {"zh": "周一", "en": "Mon"},
     "weekday.tue": {"zh": "周二", "en": "Tue"},
     "weekday.wed": {"zh": "周三", "en": "Wed"},
