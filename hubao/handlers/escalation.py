@@ -7,8 +7,10 @@ with ``:chat`` (the post to the group's escalation chat), so a step queued twice
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,12 +35,23 @@ def step_key(risk: Risk, step: Step) -> str:
 class EscalationMessages:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # Members and admins read once per sweep transaction, not once per risk.
+        self._cache: weakref.WeakKeyDictionary[AsyncSession, dict[object, Any]] = weakref.WeakKeyDictionary()
 
     def catalog(self, group: Group) -> Catalog:
         return Catalog(group.locale or self.config.bot.locale)
 
     async def admins(self, session: AsyncSession) -> list[str]:
-        return list(dict.fromkeys([*self.config.bot.admins, *await schedule.stored_admins(session)]))
+        cache = self._cache.setdefault(session, {})
+        if "admins" not in cache:
+            cache["admins"] = list(dict.fromkeys([*self.config.bot.admins, *await schedule.stored_admins(session)]))
+        return list(cache["admins"])
+
+    async def members(self, session: AsyncSession, group_id: int) -> list[Member]:
+        cache = self._cache.setdefault(session, {})
+        if group_id not in cache:
+            cache[group_id] = await repo.members(session, group_id, active_only=False)
+        return list(cache[group_id])
 
     async def __call__(
         self, session: AsyncSession, risk: Risk, group: Group, step: Step, now: datetime, expected: datetime
@@ -46,7 +59,7 @@ class EscalationMessages:
         """The messages of ``step``; ``expected`` is when it could first have gone out."""
         t = self.catalog(group)
         zone = group_zone(group, self.config)
-        members = await repo.members(session, risk.group_id, active_only=False)
+        members = await self.members(session, risk.group_id)
         names = {m.user_id: User(m.user_id, m.name) for m in members}
         pinged = await self.recipients(session, risk, group, step, members)
 
