@@ -78,11 +78,11 @@ async def build_tables(
 ) -> list[Table]:
     gid = group_id(group)
     zone = group_zone(group, config)
-    risks, events = await load_history(session, [gid], period.start, period.end)
+    risks, events = await load_history(session, [gid], period.start, period.end, whole_rows=True)
     history = events.get(gid, [])
     figures = compute(risks[gid], history, period, now, PointRules.from_config(config.points))
     names = {uid: user.name for uid, user in (await roster(session, group)).items()}
-    in_period = [e for e in history if e.at in period]
+    in_period = sorted((e for e in history if e.at in period), key=lambda e: (e.at, e.id or 0))
     touched = {e.risk_id for e in in_period}
     chosen = sorted((r for r in risks[gid] if r.id in touched), key=lambda r: r.number)
     numbers = {r.id: r.number for r in risks[gid]}

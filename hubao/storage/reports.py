@@ -28,22 +28,35 @@ def _relevant(group_ids: Sequence[int], since: datetime, until: datetime) -> lis
     ]
 
 
+# What the figures need; the summary loads only these columns (no ORM objects), which is several
+# times faster for a busy week. The export asks for whole rows.
+RISK_COLUMNS = (Risk.id, Risk.group_id, Risk.number, Risk.content, Risk.level, Risk.reporter_id, Risk.owner_id,
+                Risk.created_at, Risk.resolve_by)  # fmt: skip
+EVENT_COLUMNS = (RiskEvent.id, RiskEvent.group_id, RiskEvent.risk_id, RiskEvent.at, RiskEvent.actor_id,
+                 RiskEvent.kind, RiskEvent.data)  # fmt: skip
+
+
 async def load_history(
-    session: AsyncSession, group_ids: Sequence[int], since: datetime, until: datetime
-) -> tuple[dict[int, list[Risk]], dict[int, list[RiskEvent]]]:
-    """Per group: the risks relevant to ``[since, until)`` and all their events before ``until``."""
-    risks: dict[int, list[Risk]] = {gid: [] for gid in group_ids}
-    events: dict[int, list[RiskEvent]] = defaultdict(list)
+    session: AsyncSession, group_ids: Sequence[int], since: datetime, until: datetime, *, whole_rows: bool = False
+) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
+    """Per group: the risks relevant to ``[since, until)`` and all their events before ``until``.
+
+    Rows carry the attributes of :class:`Risk` / :class:`RiskEvent` that the metrics read (all of
+    them with ``whole_rows``, as ORM objects).
+    """
+    risks: dict[int, list[Any]] = {gid: [] for gid in group_ids}
+    events: dict[int, list[Any]] = defaultdict(list)
+    risk_cols: Any = (Risk,) if whole_rows else RISK_COLUMNS
+    event_cols: Any = (RiskEvent,) if whole_rows else EVENT_COLUMNS
     for i in range(0, len(group_ids), IN_CHUNK):
         chunk = list(group_ids[i : i + IN_CHUNK])
         where = _relevant(chunk, since, until)
-        for risk in (await session.exec(select(Risk).where(*where))).all():
+        for risk in (await session.exec(select(*risk_cols).where(*where))).all():
             risks[risk.group_id].append(risk)
         stmt = (
-            select(RiskEvent)
+            select(*event_cols)
             .join(Risk, col(Risk.id) == col(RiskEvent.risk_id))
             .where(*where, col(RiskEvent.at) < until)
-            .order_by(col(RiskEvent.at), col(RiskEvent.id))
         )
         for event in (await session.exec(stmt)).all():
             events[event.group_id].append(event)
