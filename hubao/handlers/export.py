@@ -171,7 +171,7 @@ def _members_table(figures: Figures, names: dict[str, str]) -> Table:
         "resolved_on_time", "open_now", "overdue_now", "median_response_minutes", "points",
     )  # fmt: skip
     users = list(dict.fromkeys([*names, *figures.members]))
-    rows = []
+    rows: list[list[Any]] = []
     for user in users:
         m = figures.members.get(user) or MemberFigures()
         rows.append(

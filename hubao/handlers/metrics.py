@@ -1,6 +1,7 @@
 """Metrics and contribution points, derived from the risk event log — never stored.
 
-Pure functions over :class:`Risk` rows and their :class:`RiskEvent` history; the weekly
+Pure functions over risks and their event history (storage rows, or anything with the same
+attributes — see :class:`RiskRow` and :class:`EventRow`); the weekly
 summary, ``/stats``, ``/points`` and the export all read the same :func:`compute`.
 
 Definitions (a period is ``[start, end)``; "now" figures are taken at ``as_of = min(end, now)``):
@@ -38,9 +39,34 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from hubao.storage.models import Risk, RiskEvent
+
+class RiskRow(Protocol):
+    """The attributes of a :class:`hubao.storage.models.Risk` that the figures read."""
+
+    id: int | None
+    group_id: int
+    number: int
+    content: str
+    level: str
+    reporter_id: str
+    owner_id: str
+    created_at: datetime
+    resolve_by: datetime
+
+
+class EventRow(Protocol):
+    """The attributes of a :class:`hubao.storage.models.RiskEvent` that the figures read."""
+
+    id: int | None
+    group_id: int
+    risk_id: int | None
+    at: datetime
+    actor_id: str
+    kind: str
+    data: dict[str, Any]
+
 
 SYSTEM = "system"
 RULES = ("report_resolved", "ack_in_time", "resolve_in_time", "help_resolve")
@@ -115,7 +141,7 @@ class Figures:
     resolved_on_time: int = 0
     collaborative: int = 0
     open: int = 0
-    overdue: list[Risk] = field(default_factory=list)  # by resolve-by time, oldest first
+    overdue: list[RiskRow] = field(default_factory=list)  # by resolve-by time, oldest first
     response_times: list[timedelta] = field(default_factory=list)
     reminders: Counter[str] = field(default_factory=Counter)
     awards: list[Award] = field(default_factory=list)
@@ -173,8 +199,8 @@ def percentile(values: list[timedelta], pct: int) -> timedelta | None:
 
 
 def compute(
-    risks: Iterable[Risk],
-    events: Iterable[RiskEvent],
+    risks: Iterable[RiskRow],
+    events: Iterable[EventRow],
     period: Period,
     now: datetime,
     rules: PointRules = PointRules(),
@@ -182,7 +208,7 @@ def compute(
     """Every figure of ``period`` from the risks' event histories (events after the period are ignored)."""
     as_of = min(period.end, now)
     figures = Figures(period=period, as_of=as_of)
-    by_risk: dict[int, list[RiskEvent]] = defaultdict(list)
+    by_risk: dict[int, list[EventRow]] = defaultdict(list)
     for event in events:
         if event.risk_id is not None and event.at < period.end:
             by_risk[event.risk_id].append(event)
@@ -198,7 +224,7 @@ def compute(
     return figures
 
 
-def _replay(risk: Risk, history: list[RiskEvent], figures: Figures, rules: PointRules) -> None:
+def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: PointRules) -> None:
     period = figures.period
     members = figures.members
     number = risk.number
@@ -207,11 +233,11 @@ def _replay(risk: Risk, history: list[RiskEvent], figures: Figures, rules: Point
     state = "open"
     responded = False
     people: set[str] = set()
-    helpers: dict[str, RiskEvent] = {}  # first contribution of each person, in order
+    helpers: dict[str, EventRow] = {}  # first contribution of each person, in order
     earned: set[tuple[str, str]] = set()
-    last_resolution: tuple[RiskEvent, str, int] | None = None  # event, owner then, people then
+    last_resolution: tuple[EventRow, str, int] | None = None  # event, owner then, people then
 
-    def award(rule: str, user: str, event: RiskEvent, source: RiskEvent | None = None) -> None:
+    def award(rule: str, user: str, event: EventRow, source: EventRow | None = None) -> None:
         points = rules.amount(rule)
         if points and user != SYSTEM and (rule, user) not in earned:
             earned.add((rule, user))
@@ -280,8 +306,8 @@ def _replay(risk: Risk, history: list[RiskEvent], figures: Figures, rules: Point
 
 
 def group_figures(
-    risks: Mapping[int, list[Risk]],
-    events: Mapping[int, list[RiskEvent]],
+    risks: Mapping[int, list[RiskRow]],
+    events: Mapping[int, list[EventRow]],
     period: Period,
     now: datetime,
     rules: PointRules,

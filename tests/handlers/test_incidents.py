@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
-
 from hubao.bot.console import ConsoleSession
 from hubao.storage.models import Incident, IncidentEntry, Timer
-
-
-def _block(*lines: str) -> str:
-    return "bot: " + "\n".join([lines[0], *(f"  {line}" for line in lines[1:])])
-
-
-async def _rows(console: ConsoleSession, model: Any) -> list[Any]:
-    async with console.app.db.transaction() as session:
-        return list((await session.exec(select(model))).all())
+from tests.handlers.console_text import block, rows
 
 
 def _prompts(blocks: list[str]) -> list[str]:
@@ -33,26 +23,26 @@ async def test_prompts_come_every_30_minutes_and_ping_the_leader_after_a_silent_
 
     assert _prompts(await console.advance("29m")) == []  # 09:29
     assert _prompts(await console.advance("1m")) == [  # 09:30 sharp, nobody said anything: @leader
-        _block("@alice 【应急进行中】数据库主库宕机",
+        block("@alice 【应急进行中】数据库主库宕机",
                "已持续 30分钟，过去 30m 没有任何进展更新，请组长跟进并用 /incident update <进展> 同步。")
     ]  # fmt: skip
     await console.advance("10m")
     assert await console.say("bob", "/应急 进展 已切换到备库") == ["bot: 已记录进展（11-23 09:40）。"]
     assert _prompts(await console.advance("19m")) == []  # 09:59
     assert _prompts(await console.advance("1m")) == [  # 10:00, bob updated in the interval: no ping
-        _block("【应急进行中】数据库主库宕机", "已持续 1小时，请用 /incident update <进展> 同步最新进展。")
+        block("【应急进行中】数据库主库宕机", "已持续 1小时，请用 /incident update <进展> 同步最新进展。")
     ]
     assert _prompts(await console.advance("29m")) == []
     (silent,) = _prompts(await console.advance("1m"))  # 10:30, silent again
     assert silent.startswith("bot: @alice 【应急进行中】数据库主库宕机\n  已持续 1小时30分钟")
-    prompts = [e for e in await _rows(console, IncidentEntry) if e.kind == "prompt"]
+    prompts = [e for e in await rows(console, IncidentEntry) if e.kind == "prompt"]
     assert [(e.at.strftime("%H:%M"), e.data["silent"]) for e in prompts] == [
         ("01:30", True), ("02:00", False), ("02:30", True),  # UTC
     ]  # fmt: skip
 
     await console.advance("10m")
     (timeline,) = await console.say("alice", "/incident end 主库已恢复，复盘另行安排")
-    assert timeline == _block(
+    assert timeline == block(
         "应急结束 · 数据库主库宕机",
         "11-23 09:00 — 11-23 10:40（共 1小时40分钟）",
         "总结：主库已恢复，复盘另行安排",
@@ -65,7 +55,7 @@ async def test_prompts_come_every_30_minutes_and_ping_the_leader_after_a_silent_
         "- 11-23 10:40 alice 结束：主库已恢复，复盘另行安排",
     )
     assert _prompts(await console.advance("2h")) == []  # over: no more prompts
-    assert [t for t in await _rows(console, Timer) if t.kind == "incident.prompt"] == []
+    assert [t for t in await rows(console, Timer) if t.kind == "incident.prompt"] == []
 
 
 async def test_the_prompt_interval_is_configurable(make_console: Any) -> None:
@@ -104,4 +94,4 @@ async def test_who_may_run_an_incident_and_bad_input(console: ConsoleSession) ->
     assert await console.say("bob", "/incident end") == [refused]
     (timeline,) = await console.say("root", "/incident end")  # an admin may end it
     assert timeline.endswith("- 11-23 09:00 root 结束")
-    assert len(await _rows(console, Incident)) == 1
+    assert len(await rows(console, Incident)) == 1

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
-
 from hubao.bot.console import ConsoleSession
 from hubao.storage.models import Meeting, MeetingItem, Risk, Timer
-
-
-def _block(*lines: str) -> str:
-    return "bot: " + "\n".join([lines[0], *(f"  {line}" for line in lines[1:])])
-
-
-async def _rows(console: ConsoleSession, model: Any) -> list[Any]:
-    async with console.app.db.transaction() as session:
-        return list((await session.exec(select(model))).all())
+from tests.handlers.console_text import block, rows
 
 
 async def _group(console: ConsoleSession) -> None:
@@ -36,7 +26,7 @@ async def test_scripted_meeting_posts_the_digest_and_actions_become_tracked_risk
     await console.advance("45m")
     await console.say("carol", "/meeting action 整理压测报告")
     (digest,) = await console.say("alice", "/meeting end")
-    assert digest == _block(
+    assert digest == block(
         "例会纪要 · 周一例会",
         "时间：11-23 09:00 — 09:45（45分钟）",
         "参会：alice、bob、carol",  # dave said nothing to the meeting
@@ -51,12 +41,12 @@ async def test_scripted_meeting_posts_the_digest_and_actions_become_tracked_risk
         "1. #1 补充监控告警 · 负责人 carol · 截止 11-24 18:00",
         "2. #2 整理压测报告 · 负责人 carol · 截止 11-24 09:45",
     )
-    risks = sorted(await _rows(console, Risk), key=lambda r: r.number)
+    risks = sorted(await rows(console, Risk), key=lambda r: r.number)
     assert [(r.number, r.source, r.owner_id, r.reporter_id) for r in risks] == [
         (1, "meeting", "console:carol", "console:bob"),
         (2, "meeting", "console:carol", "console:carol"),
     ]
-    items = await _rows(console, MeetingItem)
+    items = await rows(console, MeetingItem)
     assert [(i.kind, i.risk_id) for i in items] == [("note", None), ("decision", None), ("action", risks[0].id),
                                                     ("action", risks[1].id)]  # fmt: skip
     # the actions run on their own clocks: #1 was due an answer at 10:00
@@ -78,16 +68,16 @@ async def test_meeting_left_open_is_closed_and_posted_after_the_configured_time(
     assert await console.say("alice", "/meeting end") == [
         "bot: 当前没有进行中的例会。组长可发送 /meeting start [标题] 开始。"
     ]
-    (meeting,) = await _rows(console, Meeting)
+    (meeting,) = await rows(console, Meeting)
     assert meeting.ended_by == "system" and meeting.open_slot is None
-    assert [t for t in await _rows(console, Timer) if t.kind == "meeting.close"] == []  # the timer fired once
+    assert [t for t in await rows(console, Timer) if t.kind == "meeting.close"] == []  # the timer fired once
 
 
 async def test_ending_by_hand_cancels_the_automatic_close(console: ConsoleSession) -> None:
     await _group(console)
     await console.say("alice", "/meeting start")
     await console.say("alice", "/meeting end")
-    assert [t for t in await _rows(console, Timer) if t.kind == "meeting.close"] == []
+    assert [t for t in await rows(console, Timer) if t.kind == "meeting.close"] == []
     assert not [b for b in await console.advance("4h") if "例会纪要" in b]
 
 
@@ -105,7 +95,7 @@ async def test_only_the_leader_starts_and_ends_and_anyone_records(console: Conso
     assert await console.say("root", "/meeting decision 管理员也能记录") == ["bot: 已记录决议（第1条）。"]
     (digest,) = await console.say("root", "/meeting end")  # admins may do anything
     assert "参会：alice、root" in digest
-    assert len(await _rows(console, Meeting)) == 1
+    assert len(await rows(console, Meeting)) == 1
 
 
 async def test_bad_meeting_input_gets_usage_and_records_nothing(console: ConsoleSession) -> None:
@@ -121,7 +111,7 @@ async def test_bad_meeting_input_gets_usage_and_records_nothing(console: Console
     assert "看不懂截止时间 昨天晚上" in bad_due
     (too_long,) = await console.say("bob", "/决议 " + "长" * 501)
     assert "内容太长" in too_long
-    assert await _rows(console, MeetingItem) == [] and await _rows(console, Risk) == []
+    assert await rows(console, MeetingItem) == [] and await rows(console, Risk) == []
 
 
 async def test_a_meeting_belongs_to_its_own_group(console: ConsoleSession) -> None:
@@ -131,4 +121,4 @@ async def test_a_meeting_belongs_to_its_own_group(console: ConsoleSession) -> No
     assert await console.say("erin", "/纪要 别的群", chat="other") == [
         "bot: 当前没有进行中的例会。组长可发送 /meeting start [标题] 开始。"
     ]
-    assert await _rows(console, MeetingItem) == []
+    assert await rows(console, MeetingItem) == []

@@ -10,6 +10,7 @@ from sqlmodel import select
 from hubao.bot.console import ConsoleSession
 from hubao.storage import repo
 from hubao.storage.models import Member, Risk, RiskEvent
+from tests.handlers.console_text import block
 from tests.handlers.week_history import NOW, USERS, build, local, uid
 
 
@@ -36,12 +37,7 @@ async def _seed(console: ConsoleSession) -> None:
     console.clock.set(NOW)
 
 
-def _block(*lines: str) -> str:
-    """A message as the console prints it: ``bot:`` first, later lines indented (blank ones too)."""
-    return "bot: " + "\n".join([lines[0], *(f"  {line}" for line in lines[1:])])
-
-
-SUMMARY_ZH = _block(
+SUMMARY_ZH = block(
     "互保周报 · 互保演示组",
     "11-23 — 11-29（截至 11-29 12:00）",
     "",
