@@ -75,3 +75,15 @@ def test_a_disabled_platform_needs_no_secret() -> None:
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_every_platform_key_is_documented_in_the_example() -> None:
+    from hubao.bot.app import platform_settings_models
+
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    for name, model in platform_settings_models().items():
+        assert f"\n[{name}]\n" in text, f"[{name}] is not documented"
+        section = text.split(f"\n[{name}]\n", 1)[1]  # this platform's keys follow its header
+        for key in model.model_fields:
+            assert f"\n{key} =" in section or f"[{name}.{key}]" in text, f"{name}.{key} is not documented"
+
