@@ -4,8 +4,9 @@
     python -m benchmarks.sweep --stored 10000 --due 0,100
 
 For each stored size a fresh SQLite file is filled directly (bulk INSERT, 100 groups, 5 members
-each, most risks due in the future, a quarter of those past the first 20k resolved); then, per due count, that many risks
-are made due and one sweep pass is timed (each due risk: its step, event and outbox row). The
+each, most risks due in the future, a quarter of those past the first 20k resolved); then, per due
+count, that many risks are made due and one sweep pass is timed (each due risk: its step, event and
+outbox row). The
 0-due pass is the one that runs every ``sweep_interval`` all day: it must not grow with the
 number of stored risks (the ``next_step_at`` index answers it). Figures go to docs/benchmarks.md.
 """
@@ -130,7 +131,13 @@ def main() -> None:
     parser.add_argument("--stored", default="10000,100000,1000000")
     parser.add_argument("--due", default="0,100,10000")
     parser.add_argument("--repeat", type=int, default=20, help="0-due passes timed per size (median)")
+    parser.add_argument("--url", help="a PostgreSQL URL: run on PostgreSQL instead (benchmarks/sweep_pg.py)")
     args = parser.parse_args()
+    if args.url:
+        from benchmarks import sweep_pg
+
+        sizes, dues = args.stored.split(","), args.due.split(",")
+        raise SystemExit(sweep_pg.main(["--url", args.url, "--sizes", *sizes, "--due", *dues]))
     asyncio.run(run([int(x) for x in args.stored.split(",")], [int(x) for x in args.due.split(",")], args.repeat))
 
 
