@@ -37,19 +37,20 @@ async def fresh_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
     base = postgres_url()
     assert base, "PostgreSQL tests need HUBAO_TEST_DATABASE_URL"
     plain = base.replace("postgresql+asyncpg://", "postgresql://")
+    # A fresh schema per test is as isolated as a fresh database and far cheaper to make.
     name = f"hubao_t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(plain)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE SCHEMA "{name}"')
     finally:
         await admin.close()
-    root, _, _ = plain.rpartition("/")
+    separator = "&" if "?" in base else "?"
     try:
-        yield f"postgresql+asyncpg://{root.split('://', 1)[1]}/{name}"
+        yield f"{base.replace('postgresql://', 'postgresql+asyncpg://')}{separator}schema={name}"
     finally:
         admin = await asyncpg.connect(plain)
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
             await admin.close()
 

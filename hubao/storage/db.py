@@ -32,12 +32,17 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
+        parsed = make_url(self.url)
         if self.is_sqlite:
-            path = make_url(self.url).database or ":memory:"
-            kwargs["async_creator"] = inline_creator(path)
+            kwargs["async_creator"] = inline_creator(parsed.database or ":memory:")
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+            # "?schema=NAME" keeps HuBao's tables in that PostgreSQL schema instead of "public".
+            schema = parsed.query.get("schema")
+            if isinstance(schema, str) and schema:
+                parsed = parsed.difference_update_query(["schema"])
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
         # SQLite allows one writer at a time; serialising our own transactions avoids
         # "database is locked" between coroutines of this process.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
