@@ -85,7 +85,7 @@ def read_config(path: str | None = None, **kwargs: Any) -> Config:
 def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Router:
     table = Router()
     calendars = calendar_for or CalendarBook(config.escalation, config.bot.timezone)
-    table.include(risk_handlers.router(config, calendar_for=calendars))
+    table.include(risk_handlers.router(config, calendar_for=calendars, is_workday=calendars.holidays.is_workday))
     table.include(meeting_handlers.router(config, calendar_for=calendars))
     table.include(report_handlers.router(config))
     table.include(incident_handlers.router(config))

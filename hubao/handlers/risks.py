@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.bot.config import Config
@@ -26,7 +25,7 @@ from hubao.handlers.common import (
     risk_summary,
     roster,
 )
-from hubao.scheduler.calendar import ALWAYS, Calendar
+from hubao.scheduler.calendar import ALWAYS, Calendar, Holidays
 from hubao.scheduler.policy import Policy, policy_for
 from hubao.storage import repo
 from hubao.storage.models import Group, Risk
@@ -36,7 +35,13 @@ CalendarFor = Callable[[Group], Calendar]
 LIST_LIMIT = 30
 
 
-def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Router:
+def router(
+    config: Config,
+    calendar_for: CalendarFor = lambda _g: ALWAYS,
+    is_workday: Callable[[date], bool] | None = None,
+) -> Router:
+    """``is_workday`` decides "next-workday" for /snooze (the configured holidays file included)."""
+    workday = is_workday or Holidays().is_workday
     r = Router()
 
     @r.command(
@@ -163,7 +168,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
             ctx.reply(ctx.t("risk.already_resolved", number=risk.number))
             return
         now = ctx.clock.now()
-        until = _snooze_until(ctx, config, now)
+        until = _snooze_until(ctx, config, now, workday)
         if until - now > config.escalation.max_snooze:
             raise UsageError(ctx.t("risk.snooze_too_long", max=_span(config.escalation.max_snooze)))
         risk.snoozed_until = until
@@ -371,12 +376,12 @@ def _next_resolve_step(risk: Risk) -> datetime:
     return step
 
 
-def _snooze_until(ctx: Ctx, config: Config, now: datetime) -> datetime:
+def _snooze_until(ctx: Ctx, config: Config, now: datetime, is_workday: Callable[[date], bool]) -> datetime:
     raw = ctx.args.text.strip()
     zone = group_zone(ctx.group, config)
     work_start = work_start_time(ctx.group.work_hours or config.escalation.work_hours)
     if raw.lower() in ("next-workday", "下个工作日", "next_workday"):
-        return next_workday_start(now, zone, work_start)
+        return next_workday_start(now, zone, work_start, is_workday)
     if raw in ("明天", "tomorrow"):
         tomorrow = now.astimezone(zone).date() + timedelta(days=1)
         return datetime.combine(tomorrow, work_start, zone).astimezone(UTC)
@@ -396,7 +401,7 @@ def work_start_time(hours: str) -> time:
     return time(int(hour), int(minute or 0))
 
 
-def next_workday_start(now: datetime, zone: ZoneInfo, start: time) -> datetime:
+def next_workday_start(now: datetime, zone: ZoneInfo, start: time, is_workday: Callable[[date], bool]) -> datetime:
     """Start of working time on the next working day (Chinese holidays and 调休 included)."""
     day = now.astimezone(zone).date()
     for _ in range(60):
@@ -404,13 +409,6 @@ def next_workday_start(now: datetime, zone: ZoneInfo, start: time) -> datetime:
         if is_workday(day):
             break
     return datetime.combine(day, start, zone).astimezone(UTC)
-
-
-def is_workday(day: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # a year the data package does not cover
-        return day.weekday() < 5
 
 
 def _span(delta: timedelta) -> str:

@@ -274,3 +274,11 @@ async def test_plain_chat_is_ignored_and_a_repeated_delivery_has_one_effect(cons
     second = await console.app.dispatch(event)
     assert not first.duplicate and second.duplicate
     assert len(await _rows(console, Risk)) == 1
+
+
+async def test_snooze_to_the_next_workday_honours_the_holidays_file(make_console: Any, tmp_path: Any) -> None:
+    holidays = tmp_path / "holidays.toml"
+    holidays.write_text('holidays = ["2026-11-24"]\n', encoding="utf-8")  # a company day off on Tuesday
+    console = await make_console(**{"escalation.holidays_file": str(holidays)})
+    await console.say("alice", "/risk 库存低")
+    assert await console.say("alice", "/snooze #1 next-workday") == ["bot: #1 暂缓提醒至 11-25 09:00。"]
