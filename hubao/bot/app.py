@@ -53,6 +53,10 @@ from hubao.storage.outbox import SqlOutbox
 
 log = logging.getLogger("hubao.app")
 
+# Platforms retry a delivery for up to a day (Feishu: 6 h after the first try; WeCom/DingTalk
+# minutes); a delivery id is remembered twice that long so a late retry still has no effect.
+DEDUPE_RETENTION = timedelta(hours=48)
+
 # Adding a platform: one line here, and its package under hubao/adapters/.
 PLATFORMS: dict[str, str] = {
     "console": "hubao.adapters.console",
@@ -139,6 +143,7 @@ class App:
         self.timers.register(weekly.KIND, weekly.board_handler(config, self.calendars))
         report_timers.register(self.timers, config, self.calendars)  # weekly summary, meetings, incidents
         self._tasks: list[asyncio.Task[None]] = []
+        self._deliveries_pruned_at: datetime | None = None
 
     # --- wiring -------------------------------------------------------------------------
     def adapter_context(self) -> AdapterContext:
@@ -203,7 +208,16 @@ class App:
         async with self.db.transaction() as session:
             await weekly.ensure_weekly(session, self.config, now, self.calendars)
         performed += await self.timers.run_once(now)
+        await self._forget_old_deliveries(now)
         return performed
+
+    async def _forget_old_deliveries(self, now: datetime) -> None:
+        """Drop de-duplication records past their retention, at most once an hour per instance."""
+        if self._deliveries_pruned_at is not None and now - self._deliveries_pruned_at < timedelta(hours=1):
+            return
+        self._deliveries_pruned_at = now
+        async with self.db.transaction() as session:
+            await repo.forget_deliveries_before(session, now - DEDUPE_RETENTION)
 
     async def run_due(self) -> None:
         """Everything the scheduler would run at the clock's current time, then delivery."""

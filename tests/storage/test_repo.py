@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -13,7 +14,7 @@ from hubao.bot.clock import ManualClock
 from hubao.storage import repo
 from hubao.storage.db import Database
 from hubao.storage.leases import SqlLeases
-from hubao.storage.models import Outbox, RiskEvent
+from hubao.storage.models import Outbox, RiskEvent, SeenDelivery
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -103,3 +104,20 @@ async def test_a_lease_has_one_holder_until_it_expires(db: Database) -> None:
     assert not await first.try_acquire("wecom-ws", ttl)
     await second.release("wecom-ws")
     assert await first.try_acquire("wecom-ws", ttl)
+
+
+async def test_delivery_records_outlive_platform_retries_then_are_pruned(make_app: Any) -> None:
+    from hubao.adapters.console import ConsoleAdapter, Said
+
+    console = ConsoleAdapter(lambda _block: None)
+    app = await make_app(adapters={"console": console})
+    await app.register_group("console", "demo", "g")
+    event = console.event(Said("alice", "/risk 重复投递"), app.clock.now())
+    assert not (await app.dispatch(event)).duplicate
+    app.clock.advance(hours=47)
+    await app.sweep()
+    assert (await app.dispatch(event)).duplicate  # a retry a day later still has no effect
+    app.clock.advance(hours=2)
+    await app.sweep()
+    async with app.db.transaction() as s:
+        assert (await s.exec(select(SeenDelivery))).all() == []
