@@ -99,6 +99,7 @@ class AdapterContext:
     max_body_bytes: int = 1_048_576
     public_url: str = ""
     instance_id: str = "local"
+    locale: str = "zh"  # for the few texts an adapter shows itself (card toasts)
 
 
 class AdapterModule(Protocol):

@@ -154,6 +154,7 @@ class App:
             max_body_bytes=self.config.server.max_body_bytes,
             public_url=self.config.server.public_url,
             instance_id=self.instance_id,
+            locale=self.config.bot.locale,
         )
 
     def _build_enabled_adapters(self) -> None:

@@ -34,6 +34,7 @@ from hubao.adapters.feishu.render import TooLarge, card, card_answer, render
 from hubao.adapters.feishu.settings import Settings
 from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit
 from hubao.bot.events import InboundEvent, OutboundMessage, User
+from hubao.bot.i18n import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ CALLBACK_PATH = "/callback/feishu"
 NAME_CACHE_SIZE = 10_000
 BOT_INFO_RETRY = 60.0  # seconds between attempts to learn the bot's open_id
 UUID_MAX = 50  # Feishu's limit on the im/v1 idempotency key
-PROCESSING_TOAST = {"toast": {"type": "info", "content": "处理中，请稍候…"}}
-FAILED_TOAST = {"toast": {"type": "error", "content": "处理失败，请稍后再试或发送命令"}}
 
 
 class Rejected(Exception):
@@ -262,10 +261,10 @@ class FeishuAdapter(Adapter):
             result = await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.card_reply_timeout)
         except TimeoutError:
             self._spawn(self._finish_late_click(task, event))
-            return PROCESSING_TOAST
+            return {"toast": {"type": "info", "content": Catalog(self.context.locale)("card.processing")}}
         except Exception:
             log.exception("feishu: card click failed")
-            return FAILED_TOAST
+            return {"toast": {"type": "error", "content": Catalog(self.context.locale)("card.failed")}}
         if result.duplicate:
             return {}
         answer, rest = card_answer(result.replies)
