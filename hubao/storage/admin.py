@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hubao.storage import repo
 from hubao.storage.models import ApiToken, BotAdmin, ExternalRef, Member
 
 
@@ -37,8 +38,7 @@ async def remove_admin(session: AsyncSession, user_id: str) -> bool:
 async def partner_of(session: AsyncSession, member: Member) -> Member | None:
     if not member.partner_id:
         return None
-    stmt = select(Member).where(Member.group_id == member.group_id, Member.user_id == member.partner_id)
-    return (await session.exec(stmt)).first()
+    return await repo.get_member(session, member.group_id, member.partner_id)
 
 
 async def get_token(session: AsyncSession, group_id: int) -> ApiToken | None:
@@ -64,7 +64,6 @@ async def drop_token(session: AsyncSession, group_id: int) -> bool:
         return False
     await session.delete(row)
     await session.flush()
-    session.sync_session.info.pop("hubao.admins", None)
     return True
 
 
