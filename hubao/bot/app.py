@@ -340,9 +340,9 @@ class App:
         for lane, state, count in await self.outbox.depth():
             self.metrics.outbox.labels(Lane(lane).name.lower(), state).set(count)
         for name, adapter in self.adapters.items():
-            state = adapter.connection_up()
-            if state is not None:
-                self.metrics.connection_up.labels(name).set(1 if state else 0)
+            up = adapter.connection_up()
+            if up is not None:
+                self.metrics.connection_up.labels(name).set(1 if up else 0)
         return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})
 
     async def serve(self) -> None:

@@ -161,9 +161,10 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
                 if user.id == group.leader_id:
                     raise UsageError(ctx.t("admin.cannot_remove_leader", name=user.display))
             for user in ctx.args.users:
-                row = await repo.get_member(ctx.session, gid, user.id)
-                if row is None or not row.active:
+                found = await repo.get_member(ctx.session, gid, user.id)
+                if found is None or not found.active:
                     continue
+                row = found
                 await _unlink(ctx, row.user_id)
                 row.active = False
                 ctx.session.add(row)

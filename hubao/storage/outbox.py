@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from hubao.bot.delivery import OutboxItem
@@ -81,7 +82,7 @@ class SqlOutbox:
                 update(Outbox).where(*self._mine(item)).values(state="split", claimed_until=None)
             )
 
-    def _mine(self, item: OutboxItem) -> tuple[object, ...]:
+    def _mine(self, item: OutboxItem) -> tuple[ColumnElement[bool], ...]:
         """The row, if this worker still holds it: a worker whose claim lapsed and was taken over
         must not overwrite the new holder's state."""
         return (col(Outbox.id) == item.id, col(Outbox.claimed_by) == self.instance_id)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,16 +17,41 @@ from hubao.storage.models import BotAdmin, Group, Member, Outbox, Risk, RiskEven
 OPEN_STATES = ("open", "acknowledged")
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that can ``on_conflict_do_nothing`` on either backend."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(table)
+
+
+# Statements on the path of every command are built once and run with parameters: building a
+# statement costs more than SQLite takes to run it.
+_GROUP_BY_CHAT = select(Group).where(Group.platform == bindparam("platform"), Group.chat_id == bindparam("chat_id"))
+_ROSTER = select(Member).where(Member.group_id == bindparam("group_id")).order_by(col(Member.id))
+_ADMINS = select(BotAdmin.user_id)
+_RISK = select(Risk).where(Risk.group_id == bindparam("group_id"), Risk.number == bindparam("number"))
+_RISK_FOR_UPDATE = _RISK.with_for_update()
+_NEXT_NUMBER = (
+    update(Group)
+    .where(col(Group.id) == bindparam("group"))
+    .values(next_number=Group.next_number + 1)
+    .returning(col(Group.next_number))
+    .execution_options(synchronize_session=False)  # a Core-speed UPDATE; no ORM objects to refresh
+)
+
+
+@functools.cache
+def _insert_ignoring_duplicates(dialect: str, table: Any, key: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 async def record_delivery(session: AsyncSession, key: str, now: datetime) -> bool:
     """Insert a delivery key; False when it was already there."""
-    stmt = _insert(session, SeenDelivery).values(key=key, seen_at=now).on_conflict_do_nothing()
-    result = await session.exec(stmt)  # type: ignore[call-overload]
+    stmt = _insert_ignoring_duplicates(_dialect(session), SeenDelivery, "key")
+    result = await (await session.connection()).execute(stmt, {"key": key, "seen_at": now})
     return bool(result.rowcount)
 
 
@@ -37,8 +63,7 @@ async def forget_deliveries_before(session: AsyncSession, cutoff: datetime) -> i
 
 
 async def get_group(session: AsyncSession, platform: str, chat_id: str) -> Group | None:
-    stmt = select(Group).where(Group.platform == platform, Group.chat_id == chat_id)
-    return (await session.exec(stmt)).first()
+    return (await session.exec(_GROUP_BY_CHAT, params={"platform": platform, "chat_id": chat_id})).first()
 
 
 async def get_group_by_id(session: AsyncSession, group_id: int) -> Group | None:
@@ -68,8 +93,7 @@ async def _roster(session: AsyncSession, group_id: int) -> dict[str, Member]:
     rosters = _rosters(session)
     roster = rosters.get(group_id)
     if roster is None:
-        stmt = select(Member).where(Member.group_id == group_id).order_by(col(Member.id))
-        roster = {m.user_id: m for m in (await session.exec(stmt)).all()}
+        roster = {m.user_id: m for m in (await session.exec(_ROSTER, params={"group_id": group_id})).all()}
         rosters[group_id] = roster
     return roster
 
@@ -106,29 +130,20 @@ async def upsert_member(
 async def is_bot_admin(session: AsyncSession, user_id: str) -> bool:
     admins = session.sync_session.info.get("hubao.admins")
     if admins is None:  # one query per transaction; the table holds a handful of rows
-        admins = set((await session.exec(select(BotAdmin.user_id))).all())
+        admins = set((await session.exec(_ADMINS)).all())
         session.sync_session.info["hubao.admins"] = admins
     return user_id in admins
 
 
 async def take_next_number(session: AsyncSession, group_id: int) -> int:
     """Atomically allocate the group's next risk number."""
-    stmt = (
-        update(Group)
-        .where(col(Group.id) == group_id)
-        .values(next_number=Group.next_number + 1)
-        .returning(Group.next_number)
-        .execution_options(synchronize_session=False)  # a Core-speed UPDATE; no ORM objects to refresh
-    )
-    result = await session.exec(stmt)  # type: ignore[call-overload]
+    result = await session.exec(_NEXT_NUMBER, params={"group": group_id})  # type: ignore[call-overload]
     return int(result.scalar_one()) - 1
 
 
 async def get_risk(session: AsyncSession, group_id: int, number: int, *, for_update: bool = False) -> Risk | None:
-    stmt = select(Risk).where(Risk.group_id == group_id, Risk.number == number)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.exec(stmt)).first()
+    stmt = _RISK_FOR_UPDATE if for_update else _RISK
+    return (await session.exec(stmt, params={"group_id": group_id, "number": number})).first()
 
 
 async def list_risks(
@@ -207,8 +222,9 @@ async def enqueue(
         for key, payload, lane in items
     ]
     queued = 0
-    for row in rows:  # one single-row statement each: SQLAlchemy caches its compiled form
-        stmt = _insert(session, Outbox).values(**row).on_conflict_do_nothing(index_elements=["key"])
-        result = await session.exec(stmt)  # type: ignore[call-overload]
+    stmt = _insert_ignoring_duplicates(_dialect(session), Outbox, "key")
+    connection = await session.connection()
+    for row in rows:  # row by row: the count of rows really queued is wanted
+        result = await connection.execute(stmt, row)
         queued += int(result.rowcount or 0)
     return queued

@@ -30,7 +30,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -243,7 +243,7 @@ class LongConnection:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.WSServerHandshakeError):
-        headers = exc.headers or {}
+        headers: Mapping[str, str] = exc.headers or {}
         return (
             f"handshake refused: HTTP {exc.status} status {headers.get('handshake-status', '?')} "
             f"{headers.get('handshake-msg', '')} autherr {headers.get('handshake-autherrcode', '-')}"
