@@ -1,4 +1,4 @@
-"""The WeCom vectors of /work/shared/vectors/vectors.json, against shipped code and the stand-in."""
+"""The WeCom vectors of the shared vector file, against shipped code and the stand-in."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hubao.adapters.wecom.crypto import CryptoError, WeComCrypto, signature
 from tests.adapters.wecom.standin import wx_decrypt, wx_encrypt, wx_signature
 
-SHARED = Path("/work/shared/vectors/vectors.json")
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "vectors" / "vectors.json"
 LOCAL_COPY = Path(__file__).with_name("vectors.json")  # the WeCom subset of SHARED, verbatim
 
 
