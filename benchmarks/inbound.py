@@ -1,0 +1,400 @@
+"""Inbound throughput and latency of the real HTTP server, per platform, against a bare aiohttp ceiling.
+
+    python -m benchmarks.inbound                      # everything (about 3 minutes)
+    python -m benchmarks.inbound --platform feishu --count 2000 --offered-seconds 5
+    python -m benchmarks.inbound serve --platform feishu --db /tmp/x.db   # the server alone
+
+For each platform and each phase (closed loop at each concurrency, then offered load) a fresh
+SQLite file and a fresh server process are used. The server is ``App(...).web_app()`` on an
+aiohttp AppRunner/TCPSite at 127.0.0.1 with a SystemClock, one registered group and the
+platform's HTTP-callback transport; it runs neither the delivery worker nor the scheduler, so
+every reply stays in the outbox (nothing is sent anywhere; the adapters' URLs point at a sink
+address that is never called). The load generator (this process) signs/encrypts every request
+before the clock starts.
+
+A command counts when its ``seen_deliveries`` row is committed (the dispatcher writes it in the
+command's one transaction); a thread polls the file every few milliseconds. Feishu and WeCom
+answer the HTTP request first and process afterwards; DingTalk processes before answering
+(up to 0.8 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks import procs
+from benchmarks.wire import CHATS, HOST, LEADERS, OWNERS, PLATFORMS, Request, platform_settings, requests_for
+
+# An address nothing listens on: the adapters' URLs point here, and nothing is sent (no delivery worker).
+UNUSED_SINK = "http://127.0.0.1:9"
+POLL_INTERVAL = 0.003
+EFFECT_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 30.0
+
+
+# ---- the server side (child process) --------------------------------------------------------
+
+
+async def serve_hubao(platform: str, db_path: str, profile: str | None) -> None:
+    from aiohttp import web
+
+    from hubao.bot.app import App, read_config
+    from hubao.bot.clock import SystemClock
+    from hubao.storage import repo
+
+    overrides: dict[str, Any] = {"storage.url": f"sqlite+aiosqlite:///{db_path}", "storage.auto_migrate": False}
+    overrides |= {f"{platform}.{k}": v for k, v in platform_settings(platform, UNUSED_SINK).items()}
+    config = read_config(None, environ={}, overrides=overrides)
+    app = App(config, clock=SystemClock())
+    await app.start()
+    group = await app.register_group(platform, CHATS[platform], "互保压测组", leader=LEADERS[platform])
+    async with app.db.transaction() as session:
+        owner = OWNERS[platform]
+        await repo.upsert_member(session, group.id or 0, owner.id, owner.name, app.clock.now())
+    runner = web.AppRunner(app.web_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    for adapter in app.adapters.values():
+        await adapter.start()
+    await _run_until_terminated(runner, profile, close=app.close)
+
+
+async def serve_bare(profile: str | None) -> None:
+    from aiohttp import web
+
+    from benchmarks.wire import bare_app
+
+    runner = web.AppRunner(bare_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    await _run_until_terminated(runner, profile, close=None)
+
+
+async def _run_until_terminated(runner: Any, profile: str | None, close: Any) -> None:
+    port = runner.addresses[0][1]
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler  # a measuring aid on this machine, not a project dependency
+
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"READY {port}", flush=True)
+    await stop.wait()
+    if profiler is not None:
+        profiler.stop()
+        text = profiler.output_text(unicode=True, color=False, show_all=False)
+        await asyncio.to_thread(Path(profile or "").write_text, text)
+    await runner.cleanup()
+    if close is not None:
+        await close()
+
+
+# ---- the load generator (this process) ----------------------------------------------------
+
+
+class EffectWatcher(threading.Thread):
+    """Polls ``seen_deliveries`` for new rows; records when each key first became visible."""
+
+    def __init__(self, db_path: str) -> None:
+        super().__init__(daemon=True)
+        self.db_path = db_path
+        self.seen: dict[str, float] = {}
+        self.errors = 0
+        self._halt = threading.Event()
+        self._last_rowid = 0
+
+    def run(self) -> None:
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            while not self._halt.is_set():
+                rows = conn.execute(
+                    "SELECT rowid, key FROM seen_deliveries WHERE rowid > ? ORDER BY rowid", (self._last_rowid,)
+                ).fetchall()
+                now = time.perf_counter()
+                for rowid, key in rows:
+                    self.seen.setdefault(key, now)
+                    self._last_rowid = max(self._last_rowid, rowid)
+                self.errors = conn.execute("SELECT count(*) FROM outbox WHERE key LIKE 'error:%'").fetchone()[0]
+                time.sleep(POLL_INTERVAL)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+    async def wait_for(self, keys: Sequence[str], limit: float) -> bool:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if all(k in self.seen for k in keys):
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+
+@dataclass
+class Phase:
+    target: str  # platform or "bare"
+    mode: str  # "closed" or "offered"
+    concurrency: int = 0
+    rate: float = 0.0
+    sent: int = 0
+    failed_http: int = 0
+    http_seconds: float = 0.0
+    effect_seconds: float | None = None  # closed: until the last command's effect was visible
+    processed: int = 0
+    dispatch_errors: int = 0
+    http_p50_ms: float = 0.0
+    http_p99_ms: float = 0.0
+    http_max_ms: float = 0.0
+    effect_p50_ms: float | None = None
+    effect_p99_ms: float | None = None
+    effect_max_ms: float | None = None
+    server_cpu_s: float = 0.0
+    loadgen_cpu_s: float = 0.0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def commands_per_s(self) -> float:
+        seconds = self.effect_seconds if self.effect_seconds is not None else self.http_seconds
+        done = self.processed if self.target != "bare" else self.sent - self.failed_http
+        return done / seconds if seconds else 0.0
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _post(
+    http: aiohttp.ClientSession, base: str, req: Request, sent_at: dict[str, float], answered: dict[str, float],
+    statuses: dict[str, int],
+) -> None:  # fmt: skip
+    sent_at[req.key] = time.perf_counter()
+    try:
+        async with http.post(base + req.path, data=req.body, headers=req.headers) as response:
+            await response.read()
+            status = str(response.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        status = type(exc).__name__
+    answered[req.key] = time.perf_counter()
+    statuses[status] = statuses.get(status, 0) + 1
+
+
+async def closed_loop(base: str, reqs: list[Request], concurrency: int) -> tuple[dict[str, float], dict[str, float], dict[str, int], float, float]:  # noqa: E501
+    sent_at: dict[str, float] = {}
+    answered: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), timeout=timeout) as http:
+        queue = iter(reqs)
+
+        async def worker() -> None:
+            for req in queue:
+                await _post(http, base, req, sent_at, answered, statuses)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        end = time.perf_counter()
+    return sent_at, answered, statuses, start, end
+
+
+async def open_loop(base: str, reqs: list[Request], rate: float) -> tuple[dict[str, float], dict[str, float], dict[str, int], float, float]:  # noqa: E501
+    sent_at: dict[str, float] = {}
+    answered: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512), timeout=timeout) as http:
+        tasks: list[asyncio.Task[None]] = []
+        start = time.perf_counter()
+        for i, req in enumerate(reqs):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(_post(http, base, req, sent_at, answered, statuses)))
+        await asyncio.gather(*tasks)
+        end = time.perf_counter()
+    return sent_at, answered, statuses, start, end
+
+
+async def run_phase(
+    target: str, mode: str, *, count: int, concurrency: int, rate: float, seconds: float, warmup: int,
+    profile_dir: str | None,
+) -> Phase:  # fmt: skip
+    run = uuid.uuid4().hex[:8]
+    platform = target if target != "bare" else "feishu"  # the bare server gets Feishu's bodies
+    total = int(rate * seconds) if mode == "offered" else count
+    with tempfile.TemporaryDirectory(prefix="hubao-bench-") as tmp:
+        db_path = str(Path(tmp) / "hubao.db")
+        profile = str(Path(profile_dir) / f"{target}-{mode}-{concurrency or int(rate)}.txt") if profile_dir else None
+        args = ["-m", "benchmarks.inbound", "serve", "--platform", target, "--db", db_path]
+        if target == "bare":
+            args = ["-m", "benchmarks.inbound", "bare"]
+        if profile:
+            args += ["--profile", profile]
+        child = procs.start(args)
+        watcher: EffectWatcher | None = None
+        try:
+            warm = requests_for(platform, warmup, f"warm{run}", UNUSED_SINK, first=10_000_000)
+            warm = [Request(r.key, r.path, r.body, r.headers) for r in warm]
+            reqs = requests_for(platform, total, run, UNUSED_SINK)
+            if target != "bare":
+                watcher = EffectWatcher(db_path)
+                watcher.start()
+            if warm:
+                await closed_loop(child.base, warm, min(16, concurrency or 16))
+                if watcher is not None and not await watcher.wait_for([r.key for r in warm], EFFECT_TIMEOUT):
+                    raise RuntimeError("warm-up commands were not all processed")
+            errors_before = watcher.errors if watcher else 0
+            cpu0, load0 = procs.cpu_seconds(child.pid), time.process_time()
+            if mode == "closed":
+                sent_at, answered, statuses, start, end = await closed_loop(child.base, reqs, concurrency)
+            else:
+                sent_at, answered, statuses, start, end = await open_loop(child.base, reqs, rate)
+            phase = Phase(target, mode, concurrency=concurrency, rate=rate, sent=len(reqs), statuses=statuses)
+            phase.failed_http = sum(n for s, n in statuses.items() if s != "200")
+            phase.http_seconds = end - start
+            latencies = [(answered[k] - sent_at[k]) * 1000 for k in answered]
+            phase.http_p50_ms, phase.http_p99_ms = quantile(latencies, 0.5), quantile(latencies, 0.99)
+            phase.http_max_ms = max(latencies)
+            if watcher is not None:
+                keys = [r.key for r in reqs]
+                await watcher.wait_for(keys, EFFECT_TIMEOUT)
+                done = [k for k in keys if k in watcher.seen]
+                phase.processed = len(done)
+                phase.dispatch_errors = watcher.errors - errors_before
+                if done:
+                    phase.effect_seconds = max(watcher.seen[k] for k in done) - start
+                    effects = [(watcher.seen[k] - sent_at[k]) * 1000 for k in done]
+                    phase.effect_p50_ms = quantile(effects, 0.5)
+                    phase.effect_p99_ms = quantile(effects, 0.99)
+                    phase.effect_max_ms = max(effects)
+            phase.server_cpu_s = procs.cpu_seconds(child.pid) - cpu0
+            phase.loadgen_cpu_s = time.process_time() - load0
+            return phase
+        finally:
+            try:
+                child.stop()
+            finally:
+                if watcher is not None:
+                    watcher.stop()
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def table(phases: list[Phase]) -> str:
+    bare = {(p.mode, p.concurrency, p.rate): p for p in phases if p.target == "bare"}
+    lines = [
+        "| server | mode | sent | processed | commands/s (to effect) | hubao/bare | HTTP p50 ms | HTTP p99 ms "
+        "| effect p50 ms | effect p99 ms | server CPU s | non-200 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in phases:
+        mode = f"closed c={p.concurrency}" if p.mode == "closed" else f"offered {p.rate:.0f}/s"
+        ceiling = bare.get((p.mode, p.concurrency, p.rate))
+        ratio = "" if p.target == "bare" or ceiling is None else f"{p.commands_per_s / ceiling.commands_per_s:.2f}"
+        if p.mode == "offered" and p.target != "bare" and ceiling is not None:
+            ratio = f"p99 ×{(p.effect_p99_ms or 0) / ceiling.http_p99_ms:.0f}"
+        processed = str(p.processed) if p.target != "bare" else "—"
+        lines.append(
+            f"| {p.target} | {mode} | {p.sent} | {processed} | {p.commands_per_s:.0f} | {ratio} | "
+            f"{p.http_p50_ms:.1f} | {p.http_p99_ms:.1f} | {fmt(p.effect_p50_ms)} | {fmt(p.effect_p99_ms)} | "
+            f"{p.server_cpu_s:.1f} | {p.failed_http} |"
+        )
+    return "\n".join(lines)
+
+
+async def benchmark(args: argparse.Namespace) -> list[Phase]:
+    phases: list[Phase] = []
+    started = time.monotonic()
+    for target in ["bare", *args.platform]:
+        for concurrency in args.concurrency:
+            phase = await run_phase(
+                target, "closed", count=args.count, concurrency=concurrency, rate=0, seconds=0,
+                warmup=args.warmup, profile_dir=args.profile_dir if concurrency == max(args.concurrency) else None,
+            )  # fmt: skip
+            phases.append(phase)
+            print(f"  {target} closed c={concurrency}: {phase.commands_per_s:.0f}/s", file=sys.stderr, flush=True)
+        if args.offered_seconds > 0:
+            phase = await run_phase(
+                target, "offered", count=0, concurrency=0, rate=args.rate, seconds=args.offered_seconds,
+                warmup=args.warmup, profile_dir=None,
+            )  # fmt: skip
+            phases.append(phase)
+            print(
+                f"  {target} offered {args.rate:.0f}/s: effect p99 {fmt(phase.effect_p99_ms)} ms, "
+                f"HTTP p99 {phase.http_p99_ms:.1f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
+        if time.monotonic() - started > args.budget:
+            print("time budget spent; stopping early", file=sys.stderr)
+            break
+    return phases
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.inbound", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the hubao server for one platform (child process)")
+    serve.add_argument("--platform", choices=PLATFORMS, required=True)
+    serve.add_argument("--db", required=True, help="SQLite file to create")
+    serve.add_argument("--profile", help="write a pyinstrument profile of the whole run here")
+    bare = sub.add_parser("bare", help="run the bare aiohttp ceiling server (child process)")
+    bare.add_argument("--profile")
+    parser.add_argument("--platform", action="append", choices=PLATFORMS, help="default: all three")
+    parser.add_argument("--count", type=int, default=2000, help="commands per closed-loop phase")
+    parser.add_argument("--concurrency", type=int, action="append", help="default: 16 and 64")
+    parser.add_argument("--rate", type=float, default=200.0, help="offered load, commands/s")
+    parser.add_argument("--offered-seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--budget", type=float, default=270.0, help="stop starting phases after this many seconds")
+    parser.add_argument("--profile-dir", help="profile the server at the highest concurrency (pyinstrument)")
+    parser.add_argument("--json", help="write the raw figures here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "serve":
+        asyncio.run(serve_hubao(args.platform, args.db, args.profile))
+        return 0
+    if args.command == "bare":
+        asyncio.run(serve_bare(args.profile))
+        return 0
+    args.platform = args.platform or list(PLATFORMS)
+    args.concurrency = args.concurrency or [16, 64]
+    args.count = max(1, min(args.count, 100_000))
+    args.offered_seconds = max(0.0, min(args.offered_seconds, 60.0))
+    print(json.dumps(procs.machine()), file=sys.stderr)
+    phases = asyncio.run(benchmark(args))
+    print(table(phases))
+    if args.json:
+        raw = [asdict(p) | {"commands_per_s": p.commands_per_s} for p in phases]
+        Path(args.json).write_text(json.dumps(raw, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
