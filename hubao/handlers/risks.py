@@ -190,16 +190,17 @@ def router(
         scope = scopes[scope]
         now = ctx.clock.now()
         gid = group_id(ctx.group)
+        statuses = ("open", "acknowledged", "resolved") if scope == "all" else repo.OPEN_STATES
+        owner_id = ctx.event.sender.id if scope == "mine" else None
+        overdue_at = now if scope == "overdue" else None
         risks = await repo.list_risks(
-            ctx.session,
-            gid,
-            statuses=("open", "acknowledged", "resolved") if scope == "all" else repo.OPEN_STATES,
-            owner_id=ctx.event.sender.id if scope == "mine" else None,
-            overdue_at=now if scope == "overdue" else None,
-            limit=1000,
+            ctx.session, gid, statuses=statuses, owner_id=owner_id, overdue_at=overdue_at, limit=LIST_LIMIT + 1
         )
+        total = len(risks)
+        if total > LIST_LIMIT:  # only a long board needs counting
+            total = await repo.count_risks(ctx.session, gid, statuses, owner_id=owner_id, overdue_at=overdue_at)
         names = await roster(ctx.session, ctx.group)
-        ctx.reply(render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now))
+        ctx.reply(render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total))
 
     @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show")
     async def show(ctx: Ctx) -> None:
@@ -281,12 +282,23 @@ async def create_risk(
 
 
 def render_board(
-    risks: list[Risk], names: dict[str, User], t: Catalog, zone: ZoneInfo, scope: str, now: datetime
+    risks: list[Risk],
+    names: dict[str, User],
+    t: Catalog,
+    zone: ZoneInfo,
+    scope: str,
+    now: datetime,
+    *,
+    total: int | None = None,
 ) -> str:
-    """The board text; also posted by the weekly job (handlers/weekly.py)."""
+    """The board text; also posted by the weekly job (handlers/weekly.py).
+
+    ``risks`` may be the first page only; ``total`` is then how many there are in all.
+    """
+    total = len(risks) if total is None else total
     if not risks:
         return t(f"board.empty_{scope}")
-    lines = [t(f"board.title_{scope}", count=len(risks))]
+    lines = [t(f"board.title_{scope}", count=total)]
     for risk in risks[:LIST_LIMIT]:
         owner = person(risk.owner_id, names).display
         flag = ""
@@ -308,8 +320,8 @@ def render_board(
                 flag=flag,
             ).rstrip()
         )
-    if len(risks) > LIST_LIMIT:
-        lines.append(t("board.more", count=len(risks) - LIST_LIMIT))
+    if total > LIST_LIMIT:
+        lines.append(t("board.more", count=total - min(len(risks), LIST_LIMIT)))
     return "\n".join(lines)
 
 

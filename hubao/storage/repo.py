@@ -146,6 +146,17 @@ async def get_risk(session: AsyncSession, group_id: int, number: int, *, for_upd
     return (await session.exec(stmt, params={"group_id": group_id, "number": number})).first()
 
 
+def _matching(
+    stmt: Any, group_id: int, statuses: Sequence[str], owner_id: str | None, overdue_at: datetime | None
+) -> Any:
+    stmt = stmt.where(Risk.group_id == group_id, col(Risk.status).in_(statuses))
+    if owner_id is not None:
+        stmt = stmt.where(Risk.owner_id == owner_id)
+    if overdue_at is not None:
+        stmt = stmt.where(col(Risk.resolve_by) < overdue_at)
+    return stmt
+
+
 async def list_risks(
     session: AsyncSession,
     group_id: int,
@@ -155,17 +166,22 @@ async def list_risks(
     overdue_at: datetime | None = None,
     limit: int = 200,
 ) -> list[Risk]:
-    stmt = select(Risk).where(Risk.group_id == group_id, col(Risk.status).in_(statuses))
-    if owner_id is not None:
-        stmt = stmt.where(Risk.owner_id == owner_id)
-    if overdue_at is not None:
-        stmt = stmt.where(col(Risk.resolve_by) < overdue_at)
+    """The group's risks matching the filters, oldest first, at most ``limit``."""
+    stmt = _matching(select(Risk), group_id, statuses, owner_id, overdue_at)
     stmt = stmt.order_by(col(Risk.created_at), col(Risk.number)).limit(limit)
     return list((await session.exec(stmt)).all())
 
 
-async def count_risks(session: AsyncSession, group_id: int, statuses: Sequence[str]) -> int:
-    stmt = select(func.count()).select_from(Risk).where(Risk.group_id == group_id, col(Risk.status).in_(statuses))
+async def count_risks(
+    session: AsyncSession,
+    group_id: int,
+    statuses: Sequence[str] = OPEN_STATES,
+    *,
+    owner_id: str | None = None,
+    overdue_at: datetime | None = None,
+) -> int:
+    """How many risks :func:`list_risks` would find without a limit."""
+    stmt = _matching(select(func.count()).select_from(Risk), group_id, statuses, owner_id, overdue_at)
     return int((await session.exec(stmt)).one())
 
 

@@ -282,3 +282,13 @@ async def test_snooze_to_the_next_workday_honours_the_holidays_file(make_console
     console = await make_console(**{"escalation.holidays_file": str(holidays)})
     await console.say("alice", "/risk 库存低")
     assert await console.say("alice", "/snooze #1 next-workday") == ["bot: #1 暂缓提醒至 11-25 09:00。"]
+
+
+async def test_a_long_board_shows_thirty_and_counts_the_rest(console: ConsoleSession) -> None:
+    for n in range(35):
+        await console.say("alice", f"/risk 风险{n}")
+    (board,) = await console.say("alice", "/list")
+    lines = board.split("\n")
+    assert lines[0] == "bot: 未解决风险 35 项："
+    assert len(lines) == 1 + 30 + 1 and lines[-1].strip() == "……还有 5 项未显示"
+    assert lines[1].strip().startswith("#1【中】风险0")
