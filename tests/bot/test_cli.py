@@ -56,3 +56,21 @@ def test_a_bad_config_stops_with_the_key_named(tmp_path: object) -> None:
     result = _hubao("--config", str(path), "check-config")
     assert result.returncode == 2
     assert "unknown config key 'bot.local'" in result.stderr
+
+
+def test_the_deploy_files_start_the_server_with_options_the_cli_accepts() -> None:
+    import json
+    import pathlib
+    import shlex
+
+    from hubao.bot.cli import _parser
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    dockerfile = (root / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    cmd = json.loads(next(line for line in dockerfile.splitlines() if line.startswith("CMD "))[4:])
+    unit = (root / "deploy" / "hubao.service").read_text(encoding="utf-8")
+    exec_start = shlex.split(next(line for line in unit.splitlines() if line.startswith("ExecStart="))[10:])
+    for argv in (cmd, exec_start):
+        assert argv[argv.index("-m") + 1] == "hubao"
+        args = _parser().parse_args(argv[argv.index("-m") + 2 :])
+        assert args.command == "serve" and args.log_format == "json"
