@@ -26,6 +26,7 @@ from hubao.handlers.common import (
     roster,
 )
 from hubao.scheduler.calendar import ALWAYS, Calendar, Holidays
+from hubao.scheduler.escalation import RiskView, due_at
 from hubao.scheduler.policy import Policy, policy_for
 from hubao.storage import repo
 from hubao.storage.models import Group, Risk
@@ -77,7 +78,7 @@ def router(
         now = ctx.clock.now()
         risk.acked_at = now
         risk.status = "acknowledged"
-        risk.next_step_at = _next_resolve_step(risk)
+        risk.next_step_at = _next_step_at(risk, calendar_for(ctx.group))
         await _save(ctx, risk, "acknowledged", {"late": now > risk.respond_by})
         await _answer(ctx, risk, config, "risk.acked")
 
@@ -172,8 +173,8 @@ def router(
         if until - now > config.escalation.max_snooze:
             raise UsageError(ctx.t("risk.snooze_too_long", max=_span(config.escalation.max_snooze)))
         risk.snoozed_until = until
-        if risk.next_step_at is not None and risk.next_step_at < until:
-            risk.next_step_at = until
+        # Recomputed, not just pushed later: a second, shorter snooze brings the next step back.
+        risk.next_step_at = _next_step_at(risk, calendar_for(ctx.group))
         await _save(ctx, risk, "snoozed", {"until": until.isoformat()})
         zone = group_zone(ctx.group, config)
         ctx.reply(ctx.t("risk.snoozed", number=risk.number, until=local_time(until, zone)))
@@ -381,11 +382,10 @@ async def _answer(ctx: Ctx, risk: Risk, config: Config, key: str, *, ping_owner:
     )
 
 
-def _next_resolve_step(risk: Risk) -> datetime:
-    step = risk.resolve_by
-    if risk.snoozed_until is not None and risk.snoozed_until > step:
-        step = risk.snoozed_until
-    return step
+def _next_step_at(risk: Risk, group_calendar: Calendar) -> datetime | None:
+    """When the sweep must next look at ``risk``, by the same rule the sweep itself uses."""
+    calendar = ALWAYS if risk.urgent else group_calendar
+    return due_at(RiskView.of(risk), Policy.from_json(risk.policy), calendar)
 
 
 def _snooze_until(ctx: Ctx, config: Config, now: datetime, is_workday: Callable[[date], bool]) -> datetime:

@@ -292,3 +292,15 @@ async def test_a_long_board_shows_thirty_and_counts_the_rest(console: ConsoleSes
     assert lines[0] == "bot: 未解决风险 35 项："
     assert len(lines) == 1 + 30 + 1 and lines[-1].strip() == "……还有 5 项未显示"
     assert lines[1].strip().startswith("#1【中】风险0")
+
+
+async def test_a_shorter_second_snooze_brings_the_reminder_back(console: ConsoleSession) -> None:
+    await _group_of_three(console)
+    await console.say("alice", "/risk 库存低 @bob")
+    await console.say("bob", "/snooze #1 3d")
+    await console.say("bob", "/snooze #1 2h")
+    assert not [b for b in await console.advance("61m") if "⏰" in b]  # still snoozed
+    pings = [b for b in await console.advance("60m") if "⏰" in b]
+    # the 2 h rung (owner + leader), with the 1 h rung it slept through folded in, and on time
+    assert len(pings) == 1 and pings[0].startswith("bot: @bob @alice ⏰ 第2次响应提醒")
+    assert "晚发" not in pings[0]
