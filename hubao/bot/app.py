@@ -137,7 +137,10 @@ class App:
             rates=rates,
             observe=self._observe_delivery,
         )
-        self.escalations = EscalationSweep(self.db, self.clock, self.calendars, EscalationMessages(config))
+        self.escalations = EscalationSweep(
+            self.db, self.clock, self.calendars, EscalationMessages(config),
+            on_step=lambda step: self.metrics.escalations.labels(step).inc(),
+        )
         # Database timers; features register their kinds here (see hubao.scheduler.timers).
         self.timers = TimerSweep(self.db, self.clock)
         self.timers.register(weekly.KIND, weekly.board_handler(config, self.calendars))
@@ -205,11 +208,12 @@ class App:
     async def sweep(self) -> int:
         """One scheduler pass at the clock's time: due escalation steps, then due timers."""
         now = self.clock.now()
-        performed = await self.escalations.run_once(now)
-        async with self.db.transaction() as session:
-            await weekly.ensure_weekly(session, self.config, now, self.calendars)
-        performed += await self.timers.run_once(now)
-        await self._forget_old_deliveries(now)
+        with self.metrics.timed_sweep():
+            performed = await self.escalations.run_once(now)
+            async with self.db.transaction() as session:
+                await weekly.ensure_weekly(session, self.config, now, self.calendars)
+            performed += await self.timers.run_once(now)
+            await self._forget_old_deliveries(now)
         return performed
 
     async def _forget_old_deliveries(self, now: datetime) -> None:

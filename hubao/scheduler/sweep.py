@@ -37,12 +37,24 @@ RETRY_AFTER = timedelta(minutes=5)
 
 
 class EscalationSweep:
-    def __init__(self, db: Database, clock: Clock, calendar_for: CalendarFor, say: Say, *, batch: int = 200) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        calendar_for: CalendarFor,
+        say: Say,
+        *,
+        batch: int = 200,
+        on_step: Callable[[str], None] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.calendar_for = calendar_for
         self.say = say
         self.batch = batch
+        # Told the kind of each step ("respond" or "resolve") once its transaction committed.
+        self.on_step = on_step or (lambda _step: None)
+        self._last_step = RESPOND
 
     async def next_due(self) -> datetime | None:
         async with self.db.transaction() as session:
@@ -53,19 +65,26 @@ class EscalationSweep:
         now = now or self.clock.now()
         performed = 0
         while True:
+            steps: list[str] = []
             async with self.db.transaction() as session:
                 risks = await store.claim_due_risks(session, now, self.batch)
                 groups = await store.groups_by_id(session, {r.group_id for r in risks})
                 for risk in risks:
-                    performed += await self._visit(session, risk, groups.get(risk.group_id), now)
+                    performed += await self._visit(session, risk, groups.get(risk.group_id), now, steps)
+            for step in steps:
+                self.on_step(step)
             if len(risks) < self.batch:
                 return performed
 
-    async def _visit(self, session: AsyncSession, risk: Risk, group: Group | None, now: datetime) -> int:
+    async def _visit(
+        self, session: AsyncSession, risk: Risk, group: Group | None, now: datetime, steps: list[str]
+    ) -> int:
         try:
             async with session.begin_nested():
                 done = await self.apply(session, risk, group, now)
                 await session.flush()
+            if done:
+                steps.append(self._last_step)
             return done
         except Exception:
             log.exception("escalation of risk %s failed; retrying in %s", risk.id, RETRY_AFTER)
@@ -100,6 +119,7 @@ class EscalationSweep:
         # When this risk first became due: lateness is counted from there, not from the rung
         # the step jumped to.
         expected = due_at(view, policy, calendar) or now
+        self._last_step = step.step
         if step.step == RESPOND:
             risk.respond_pings = step.repeat
         else:

@@ -58,6 +58,12 @@ async def test_health_readiness_and_metrics(make_app: Any) -> None:
             metrics = await resp.text()
         assert 'hubao_deliveries_total{platform="console",result="sent"} 2.0' in metrics
         assert 'state="pending"' not in metrics
+        app.clock.advance(minutes=61)  # the risk is unanswered: one escalation step
+        await app.sweep()
+        async with ClientSession() as http, http.get(server.make_url("/metrics")) as resp:
+            metrics = await resp.text()
+        assert 'hubao_escalations_sent_total{step="respond"} 1.0' in metrics
+        assert "hubao_sweep_seconds_count 1.0" in metrics
     finally:
         await server.close()
 
@@ -83,3 +89,24 @@ def test_json_logs_carry_the_request_id() -> None:
     finally:
         request_id.reset(token)
     assert line["request_id"] == "feishu:evt_9" and line["message"] == "sent x" and line["level"] == "warning"
+
+
+class _Refusing(Adapter):
+    platform = "wecom"
+
+    async def send(self, message: Any) -> None:
+        from hubao.bot.adapter import DeliveryError
+
+        raise DeliveryError("errcode 93000 invalid webhook url", retryable=False)
+
+
+async def test_dead_messages_are_counted(make_app: Any) -> None:
+    from hubao.bot.events import InboundEvent, User
+
+    app = await make_app(adapters={"wecom": _Refusing()})
+    await app.register_group("wecom", "chat", "g")
+    await app.dispatch(InboundEvent("wecom", "chat", User("wecom:zs", "zs"), "/list", "m1", app.clock.now()))
+    await app.deliver()
+    metrics = app.metrics.render().decode()
+    assert 'hubao_dead_messages_total{platform="wecom"} 1.0' in metrics
+    assert 'hubao_deliveries_total{platform="wecom",result="dead"} 1.0' in metrics
