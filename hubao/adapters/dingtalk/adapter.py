@@ -174,11 +174,13 @@ class DingTalkAdapter(Adapter):
         limit = self.context.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
         try:
-            return json.loads(body)
+            return json.loads(bytes(body))
         except (ValueError, UnicodeDecodeError) as exc:
             raise web.HTTPBadRequest(text="malformed body") from exc
 

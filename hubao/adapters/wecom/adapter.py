@@ -169,8 +169,8 @@ class WeComAdapter(Adapter):
         limit = self.context.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return self._refuse(request, 413, "body too large")
-        raw = await request.content.read(limit + 1)
-        if len(raw) > limit:
+        raw = await read_body(request, limit)
+        if raw is None:
             return self._refuse(request, 413, "body too large")
         params = self._params(request)
         if isinstance(params, web.Response):
@@ -489,6 +489,16 @@ class WeComAdapter(Adapter):
             await self._http.close()
             self._http = None
         return problems
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body however it was chunked; None once it exceeds ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _as_robot(body: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -138,3 +139,21 @@ async def test_http_start_registers_the_card_callback(make_adapter: MakeAdapter,
     [reg] = standin.registered_callbacks
     assert reg["callbackUrl"] == "https://bot.example/callback/dingtalk/card/tok"
     assert reg["callbackRouteKey"] == "hubao" and reg["forceUpdate"] is True
+
+
+async def test_a_body_sent_in_two_chunks_is_read_whole(
+    make_adapter: MakeAdapter, http_client, standin: StandIn, recorder: Recorder
+) -> None:
+    adapter = make_adapter(transport="http")
+    client = await http_client(adapter)
+    data = json.dumps(standin.robot_message("/list", msg_id="chunked-1")).encode()
+
+    async def two_chunks():
+        yield data[:100]
+        await asyncio.sleep(0.2)  # a real pause on the socket between the two halves
+        yield data[100:]
+
+    resp = await client.post("/callback/dingtalk", data=two_chunks(), headers=standin.signed_headers())
+    assert resp.status == 200, await resp.text()
+    await adapter.drain()
+    assert [e.message_id for e in recorder.events] == ["chunked-1"]

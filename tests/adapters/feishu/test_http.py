@@ -289,3 +289,20 @@ async def test_sender_names_come_from_the_contact_api_once(
         User("feishu:ou_dave", "Dave"),  # learned from a mention
     ]
     assert standin.name_lookups == 2
+
+
+async def test_a_body_sent_in_two_chunks_is_read_whole(
+    adapter: FeishuAdapter, http: TestClient[Any, Any], clock: ManualClock, recorder: Recorder
+) -> None:
+    payload = message_event("oc_1", "ou_alice", "/list")
+    body, headers = signed_request(payload, clock=clock)
+
+    async def two_chunks() -> Any:
+        yield body[:100]
+        await asyncio.sleep(0.2)  # a real pause on the socket between the two halves
+        yield body[100:]
+
+    status, _ = await post(http, two_chunks(), headers)  # type: ignore[arg-type]
+    assert status == 200
+    await adapter.idle()
+    assert [e.message_id for e in recorder.events] == [payload["header"]["event_id"]]

@@ -297,3 +297,25 @@ async def test_callback_is_answered_before_the_command_is_processed(
     gate.set()
     await adapter.idle()
     assert [e.text for e in recorder.events] == ["/list"]
+
+
+async def test_a_body_sent_in_two_chunks_is_read_whole(
+    bot: tuple[Any, str], standin: WeComStandIn, recorder: Recorder
+) -> None:
+    adapter, url = bot
+    plain = json.dumps(standin.message("@RiskBot /list", msgid="chunked-1"), ensure_ascii=False)
+    encrypt = wx_encrypt(standin.aes_key, plain, standin.receive_id)
+    data = json.dumps({"encrypt": encrypt}).encode()
+
+    async def two_chunks() -> Any:
+        yield data[:100]
+        await asyncio.sleep(0.2)  # a real pause on the socket between the two halves
+        yield data[100:]
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, params=standin.signed_query(encrypt), data=two_chunks()) as response,
+    ):
+        assert response.status == 200, await response.text()
+    await adapter.idle()
+    assert [e.message_id for e in recorder.events] == ["chunked-1"]
