@@ -102,7 +102,24 @@ def _check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     enabled = [name for name, section in config.platforms.items() if getattr(section, "enabled", False)]
     print(f"config ok; platforms enabled: {', '.join(enabled) or 'none'}; storage: {config.storage.url}")
+    for warning in _calendar_warnings(config):
+        print(f"warning: {warning}")
     return 0
+
+
+def _calendar_warnings(config) -> list[str]:  # type: ignore[no-untyped-def]
+    """Holiday data must cover this year and the next for the workdays calendar to be right."""
+    from datetime import UTC, datetime
+
+    from hubao.scheduler.calendar import Holidays
+
+    this_year = datetime.now(UTC).year
+    gaps = Holidays.load(config.escalation.holidays_file or None).uncovered_years([this_year, this_year + 1])
+    return [
+        f"no holiday data for {year}: groups on the workdays calendar would count Monday-Friday; "
+        "add that year to [escalation] holidays_file"
+        for year in gaps
+    ]
 
 
 def _console(args: argparse.Namespace) -> int:
@@ -156,6 +173,8 @@ def _doctor(args: argparse.Namespace) -> int:
         try:
             await app.start()
             print("storage: ok")
+            for warning in _calendar_warnings(app.config):
+                print(f"calendar: warning: {warning}")
         except Exception as exc:
             print(f"storage: FAILED ({type(exc).__name__}: {exc})")
             problems += 1

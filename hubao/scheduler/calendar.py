@@ -25,6 +25,7 @@ A start outside working time counts from the next working minute.
 from __future__ import annotations
 
 import json
+import logging
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ DAY = timedelta(days=1)
 # No real calendar has this many non-working days in a row; the bound stops a bad data file
 # (every day a holiday) from looping forever.
 MAX_CLOSED_DAYS = 400
+
+
+log = logging.getLogger("hubao.calendar")
 
 
 class Calendar(Protocol):
@@ -73,6 +77,7 @@ class Holidays:
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
     _cache: dict[date, bool] = field(default_factory=dict, compare=False, repr=False)
+    _warned: set[int] = field(default_factory=set, compare=False, repr=False)
 
     def is_workday(self, day: date) -> bool:
         known = self._cache.get(day)
@@ -88,7 +93,28 @@ class Holidays:
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:  # a year the package does not cover
+            if day.year not in self._warned and day.year not in self.file_years:
+                self._warned.add(day.year)
+                log.warning(
+                    "no holiday data for %s: counting Monday-Friday as working days; "
+                    "list that year's holidays and make-up days in [escalation] holidays_file", day.year
+                )
             return day.weekday() < 5
+
+    @property
+    def file_years(self) -> frozenset[int]:
+        return frozenset(d.year for d in self.extra_holidays | self.extra_workdays)
+
+    def uncovered_years(self, years: Iterable[int]) -> list[int]:
+        """Years for which neither the data package nor the holidays file knows the holidays."""
+        gaps = []
+        for year in years:
+            try:
+                chinese_calendar.is_workday(date(year, 12, 31))
+            except NotImplementedError:
+                if year not in self.file_years:
+                    gaps.append(year)
+        return gaps
 
     @classmethod
     def load(cls, path: str | Path | None) -> Holidays:

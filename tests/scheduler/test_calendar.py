@@ -134,3 +134,15 @@ def test_calendar_book_reads_group_settings_over_config() -> None:
     assert book(group) is calendar  # cached
     broken = book(SimpleNamespace(calendar="workdays", work_hours="junk", timezone=None))
     assert isinstance(broken, WorkdaysCalendar) and broken.start == time(9)
+
+
+def test_a_year_without_holiday_data_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    holidays = Holidays()
+    with caplog.at_level("WARNING", logger="hubao.calendar"):
+        assert holidays.is_workday(date(2031, 1, 1)) is True  # a Wednesday; no data for 2031
+        assert holidays.is_workday(date(2031, 1, 2)) is True
+    warnings = [r for r in caplog.records if "2031" in r.getMessage()]
+    assert len(warnings) == 1
+    assert holidays.uncovered_years([2026, 2031]) == [2031]
+    covered = Holidays(extra_holidays=frozenset({date(2031, 1, 1)}))
+    assert covered.uncovered_years([2031]) == [] and covered.is_workday(date(2031, 1, 1)) is False
