@@ -156,6 +156,7 @@ class CommandSpec:
     needs_group: bool = True
     accepts: frozenset[ArgKind] = frozenset()
     requires: frozenset[ArgKind] = frozenset()
+    max_users: int = 0  # how many @people the usage names; -1 = any number ("<@user…>")
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -181,6 +182,11 @@ def _usage_kinds(usage: str) -> tuple[frozenset[ArgKind], frozenset[ArgKind]]:
         if required == "<":
             requires.add(kind)
     return frozenset(accepts), frozenset(requires)
+
+
+def _max_users(usage: str) -> int:
+    people = [body for body in re.findall(r"[<\[](@[^>\]]*)[>\]]", usage)]
+    return -1 if any("…" in body or "..." in body for body in people) else len(people)
 
 
 def _kind_of_placeholder(body: str) -> ArgKind:
@@ -217,6 +223,7 @@ class Router:
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             accepts, requires = _usage_kinds(usage)
+            max_users = _max_users(usage)
             self._add(
                 CommandSpec(
                     name=name,
@@ -228,6 +235,7 @@ class Router:
                     needs_group=needs_group,
                     accepts=accepts,
                     requires=requires,
+                    max_users=max_users,
                 )
             )
             return handler
@@ -310,6 +318,13 @@ def parse_args(spec: CommandSpec, tokens: list[str], event: InboundEvent) -> Arg
             risk = int(token)  # "/ack 3" means "/ack #3"
             continue
         if ArgKind.USER in accepts and token.startswith(("@", "＠")) and len(token) > 1:
+            if spec.max_users >= 0 and len(users) + len(unresolved) >= spec.max_users:
+                # One person too many: in free text it is just a name, elsewhere a mistake.
+                if ArgKind.WORDS not in accepts:
+                    raise UsageError(clean_word(token)[:20])
+                known = by_token.get(raw) or by_token.get(token)
+                words.append(clean_word(f"@{known.display}" if known else token))
+                continue
             if raw in by_token or token in by_token:
                 users.append(by_token.get(raw) or by_token[token])
             else:
@@ -317,7 +332,7 @@ def parse_args(spec: CommandSpec, tokens: list[str], event: InboundEvent) -> Arg
             continue
         if ArgKind.LEVEL in accepts and (m := _LEVEL.match(token)):
             word = m.group(1).lower()
-            if word not in LEVEL_WORDS:
+            if word not in LEVEL_WORDS or level is not None:  # unknown, or a second level
                 raise UsageError(clean_word(token)[:20])
             level = LEVEL_WORDS[word]
             continue

@@ -29,7 +29,7 @@ def router(table: Router) -> Router:
                     usage=spec.usage,
                     summary=t(spec.summary),
                     aliases=aliases,
-                    roles=describe_roles(spec.roles, t),
+                    roles=describe_roles(spec.roles if Role.ANYONE in spec.roles else spec.roles | Role.ADMIN, t),
                 )
             )
             return

@@ -304,3 +304,20 @@ async def test_a_shorter_second_snooze_brings_the_reminder_back(console: Console
     # the 2 h rung (owner + leader), with the 1 h rung it slept through folded in, and on time
     assert len(pings) == 1 and pings[0].startswith("bot: @bob @alice ⏰ 第2次响应提醒")
     assert "晚发" not in pings[0]
+
+
+async def test_one_person_too_many_or_a_second_level_is_a_usage_error(console: ConsoleSession) -> None:
+    await _group_of_three(console)
+    await console.say("alice", "/risk 库存低 @bob")
+    assert (await console.say("alice", "/assign #1 @bob @carol"))[0].startswith("bot: 参数不对（@carol）")
+    assert (await console.say("alice", "/risk 坏了 !高 !低"))[0].startswith("bot: 参数不对（!低）")
+    # in free text a second @name is just a name: the first one is the owner
+    blocks = await console.say("alice", "/risk 提醒 @bob 核对 @carol 的数据")
+    assert blocks[0].startswith("bot: @bob 已登记风险提醒。") and "#2【中】提醒 核对 @carol 的数据" in blocks[0]
+
+
+async def test_help_names_admins_among_who_may(console: ConsoleSession) -> None:
+    (detail,) = await console.say("alice", "/help ack")
+    assert "权限：负责人、互保伙伴、组长、管理员" in detail
+    (anyone,) = await console.say("alice", "/help help")
+    assert "权限：任何人" in anyone
