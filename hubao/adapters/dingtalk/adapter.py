@@ -181,7 +181,7 @@ class DingTalkAdapter(Adapter):
                 raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
         try:
             return json.loads(bytes(body))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise web.HTTPBadRequest(text="malformed body") from exc
 
     async def _answer_after(self, event: InboundEvent) -> web.Response:

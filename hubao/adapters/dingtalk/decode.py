@@ -135,7 +135,7 @@ def _json_object(value: Any) -> Mapping[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value) if value else {}
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise PayloadError("callback content is not JSON") from exc
     return value if isinstance(value, Mapping) else {}
 

@@ -197,7 +197,7 @@ class StreamClient:
             kind = frame.get("type", "")
             topic = headers.get("topic", "")
             message_id = headers.get("messageId", "")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             log.warning("dingtalk stream: unreadable frame dropped")
             return ""
         if kind == "SYSTEM":
@@ -217,7 +217,7 @@ class StreamClient:
         await self._send(ws, self._ack(message_id, json.dumps({"response": None})))
         try:
             data = json.loads(frame.get("data") or "null")
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             log.warning("dingtalk stream: callback %s with unreadable data dropped", message_id)
             return ""
         try:

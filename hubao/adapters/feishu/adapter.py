@@ -159,20 +159,20 @@ class FeishuAdapter(Adapter):
     def verify(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Check and open one callback body; raises :class:`Rejected`."""
         settings = self.settings
-        outer = _json_object(body)
         timestamp = headers.get("X-Lark-Request-Timestamp", "")
         if timestamp:
             self._check_window(timestamp)
+        given = headers.get("X-Lark-Signature", "") if settings.encrypt_key else ""
+        signed = bool(given)
+        if signed:  # over the raw bytes, before anything parses them
+            nonce = headers.get("X-Lark-Request-Nonce", "")
+            if not timestamp or not crypto.signature_ok(timestamp, nonce, settings.encrypt_key, body, given):
+                raise Rejected(401, "bad signature")
+        outer = _json_object(body)
         if settings.encrypt_key:
             encrypted = outer.get("encrypt")
             if not isinstance(encrypted, str):
                 raise Rejected(400, "body is not encrypted but an encrypt_key is configured")
-            given = headers.get("X-Lark-Signature", "")
-            signed = bool(given)
-            if signed:
-                nonce = headers.get("X-Lark-Request-Nonce", "")
-                if not timestamp or not crypto.signature_ok(timestamp, nonce, settings.encrypt_key, body, given):
-                    raise Rejected(401, "bad signature")
             try:
                 payload = _json_object(crypto.decrypt(encrypted, settings.encrypt_key))
             except crypto.CryptoError as exc:
@@ -352,7 +352,7 @@ class FeishuAdapter(Adapter):
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise Rejected(400, "body is not JSON") from None
     if not isinstance(value, dict):
         raise Rejected(400, "body is not a JSON object")

@@ -98,7 +98,7 @@ def message_text(message_type: str, content: str) -> str | None:
     """The plain text of a text or post message with its ``@_user_N`` placeholders."""
     try:
         body = json.loads(content)
-    except (TypeError, json.JSONDecodeError) as exc:
+    except (TypeError, json.JSONDecodeError, RecursionError) as exc:
         raise DecodeError("message content is not JSON") from exc
     if not isinstance(body, Mapping):
         raise DecodeError("message content is not an object")

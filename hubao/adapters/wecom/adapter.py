@@ -177,7 +177,7 @@ class WeComAdapter(Adapter):
             return params
         try:
             envelope = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return self._refuse(request, 400, "body is not JSON")
         encrypt = envelope.get("encrypt") if isinstance(envelope, dict) else None
         if not isinstance(encrypt, str) or not encrypt:
@@ -187,7 +187,7 @@ class WeComAdapter(Adapter):
             body = json.loads(plain)
         except CryptoError as exc:
             return self._refuse(request, 403 if _is_auth(exc) else 400, str(exc))
-        except ValueError:
+        except (ValueError, RecursionError):
             return self._refuse(request, 400, "decrypted body is not JSON")
         now = self.context.clock.now()
         handle = {"transport": "http", "at": now.isoformat()}

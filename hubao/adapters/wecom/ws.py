@@ -324,7 +324,7 @@ def _dump(frame: dict[str, Any]) -> str:
 def _load(data: str) -> dict[str, Any] | None:
     try:
         frame = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return frame if isinstance(frame, dict) else None
 

@@ -6,6 +6,8 @@ import asyncio
 import json
 from datetime import timedelta
 
+from hubao.adapters.dingtalk.decode import encode_track_id
+
 from .conftest import MakeAdapter, Recorder
 from .standin import CLIENT_SECRET, StandIn
 
@@ -157,3 +159,25 @@ async def test_a_body_sent_in_two_chunks_is_read_whole(
     assert resp.status == 200, await resp.text()
     await adapter.drain()
     assert [e.message_id for e in recorder.events] == ["chunked-1"]
+
+
+DEEP = "[" * 30_000 + "]" * 30_000  # 60 KB of nesting: more than the parser's recursion limit
+
+
+async def test_deeply_nested_json_is_refused_not_a_server_error(
+    make_adapter: MakeAdapter, http_client, standin: StandIn, recorder: Recorder
+) -> None:
+    adapter = make_adapter(
+        transport="http", card_template_id="tpl.schema", card_callback_token="s3cr3t-path", webhook_url=""
+    )
+    client = await http_client(adapter)
+    resp = await client.post("/callback/dingtalk", data=DEEP, headers=standin.signed_headers())
+    assert resp.status == 400
+    resp = await client.post("/callback/dingtalk/card/s3cr3t-path", data=DEEP)
+    assert resp.status == 400
+    track_id = encode_track_id("cidGroup1", 7, "abcd")
+    click = {"outTrackId": track_id, "userId": "bob01", "content": DEEP[:20_000] + DEEP[-20_000:]}
+    resp = await client.post("/callback/dingtalk/card/s3cr3t-path", json=click)
+    assert resp.status == 400
+    await adapter.drain()
+    assert recorder.events == []

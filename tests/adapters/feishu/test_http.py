@@ -306,3 +306,31 @@ async def test_a_body_sent_in_two_chunks_is_read_whole(
     assert status == 200
     await adapter.idle()
     assert [e.message_id for e in recorder.events] == [payload["header"]["event_id"]]
+
+
+DEEP = b"[" * 30_000 + b"]" * 30_000  # 60 KB of nesting: more than the parser's recursion limit
+
+
+async def test_deeply_nested_json_is_refused_not_a_server_error(
+    make_adapter: Callable[..., FeishuAdapter], clock: ManualClock, recorder: Recorder
+) -> None:
+    signed_mode = make_adapter(max_body_bytes=256 * 1024)
+    token_mode = make_adapter(max_body_bytes=256 * 1024, encrypt_key="")
+    now = str(int(clock.now().timestamp()))
+    for adapter in (signed_mode, token_mode):
+        http = await serve(adapter)
+        try:
+            # unsigned raw nesting: refused without a 500
+            assert (await post(http, DEEP, {"X-Lark-Request-Timestamp": now}))[0] == 400
+            if adapter is signed_mode:
+                # a forged signature is refused before the body is parsed at all
+                forged = {"X-Lark-Request-Timestamp": now, "X-Lark-Request-Nonce": "n", "X-Lark-Signature": "00"}
+                assert (await post(http, DEEP, forged))[0] == 401
+                # properly signed and encrypted nesting: the decrypted payload is refused
+                body, headers = signed_request(DEEP, clock=clock)
+                assert (await post(http, body, headers))[0] == 400
+            await adapter.idle()
+        finally:
+            await http.close()
+            await adapter.stop()
+    assert recorder.events == []

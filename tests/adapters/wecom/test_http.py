@@ -319,3 +319,22 @@ async def test_a_body_sent_in_two_chunks_is_read_whole(
         assert response.status == 200, await response.text()
     await adapter.idle()
     assert [e.message_id for e in recorder.events] == ["chunked-1"]
+
+
+DEEP = "[" * 30_000 + "]" * 30_000  # 60 KB of nesting: more than the parser's recursion limit
+
+
+async def test_deeply_nested_json_is_refused_not_a_server_error(
+    make_adapter: Any, serve_routes: Any, standin: WeComStandIn, recorder: Recorder
+) -> None:
+    adapter = make_adapter(transport="http", max_body_bytes=256 * 1024)
+    url = await serve_routes(adapter)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, params=standin.signed_query("x"), data=DEEP) as response,
+    ):
+        assert response.status == 400  # before any signature is checked
+    response = await standin.post_callback(url, DEEP)  # signed and encrypted nesting
+    assert response.status == 400
+    await adapter.idle()
+    assert recorder.events == []
