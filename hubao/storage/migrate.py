@@ -24,9 +24,19 @@ def alembic_config(connection: Any = None) -> AlembicConfig:
     return config
 
 
+# Any constant shared by all instances: PostgreSQL advisory-lock key of schema upgrades.
+UPGRADE_LOCK = 0x4855_4241_4F00  # "HUBAO"
+
+
 async def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (creates it from nothing on a new database)."""
+    """Bring the database to ``revision`` (creates it from nothing on a new database).
+
+    On PostgreSQL, instances starting together take turns: the upgrade runs under a
+    transaction-scoped advisory lock, so the second one finds the schema already current.
+    """
     async with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
         await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 

@@ -36,3 +36,16 @@ async def test_an_app_starts_on_a_migrated_database(make_app: object, db_url: st
     assert await migrate.current(app.db) == migrate.head()
     group = await app.register_group("console", "demo", "g")
     assert group.id is not None
+
+
+async def test_instances_starting_together_upgrade_once(any_db_url: str) -> None:
+    import asyncio
+
+    databases = [Database(any_db_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(migrate.upgrade(db) for db in databases))
+        assert await migrate.current(databases[0]) == migrate.head()
+        assert await migrate.pending_differences(databases[0]) == []
+    finally:
+        for db in databases:
+            await db.dispose()
