@@ -74,3 +74,37 @@ def test_the_deploy_files_start_the_server_with_options_the_cli_accepts() -> Non
         assert argv[argv.index("-m") + 1] == "hubao"
         args = _parser().parse_args(argv[argv.index("-m") + 2 :])
         assert args.command == "serve" and args.log_format == "json"
+
+
+async def test_outbox_lists_dead_messages(tmp_path: object) -> None:
+    import pathlib
+
+    from hubao.bot.adapter import Adapter, DeliveryError
+    from hubao.bot.app import App
+    from hubao.bot.clock import ManualClock
+    from hubao.bot.events import InboundEvent, User
+    from tests.harness import config_for
+
+    class Refusing(Adapter):
+        platform = "wecom"
+
+        async def send(self, message: object) -> None:
+            raise DeliveryError("errcode 93000 invalid webhook url", retryable=False)
+
+    folder = pathlib.Path(str(tmp_path))
+    url = f"sqlite+aiosqlite:///{folder / 'hubao.db'}"
+    app = App(config_for(url, **{"storage.auto_migrate": True}), clock=ManualClock(), adapters={"wecom": Refusing()})
+    await app.start()
+    await app.register_group("wecom", "chat-1", "g")
+    await app.dispatch(InboundEvent("wecom", "chat-1", User("wecom:zs", "zs"), "/list", "m-1", app.clock.now()))
+    await app.deliver()
+    await app.close()
+    config = folder / "hubao.toml"
+    config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
+    result = _hubao("--config", str(config), "outbox")
+    assert result.returncode == 0, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if "\tdead\t" in line]
+    assert "wecom:chat-1" in row and "errcode 93000" in row and "reply:wecom:m-1:0" in row
+    assert result.stdout.strip().endswith("1 message(s)")
+    pending = _hubao("--config", str(config), "outbox", "--state", "pending")
+    assert pending.stdout.strip().endswith("0 message(s)")

@@ -195,3 +195,15 @@ async def test_advance_jumps_between_due_moments(make_console: Any, monkeypatch:
     # not one per minute (4320).
     assert passes == 4
     assert [e["repeat"] for e in await escalations(console)] == [1, 2, 3]
+
+
+async def test_per_level_policy_from_config_sets_the_windows(make_console: Any) -> None:
+    console: ConsoleSession = await make_console(
+        **{"bot.locale": "en", "escalation.levels": {"high": {"respond": "30m", "resolve": "8h"}}}
+    )
+    (high,) = await console.say("lead", "/risk disk almost full !high")
+    assert "respond by 11-23 09:30 · resolve by 11-23 17:00" in high
+    (medium,) = await console.say("lead", "/risk backup late")
+    assert "respond by 11-23 10:00 · resolve by 11-24 09:00" in medium
+    pings = [b for b in await console.advance("31m") if "⏰" in b]
+    assert len(pings) == 1 and "#1" in pings[0]
