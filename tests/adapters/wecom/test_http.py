@@ -338,3 +338,19 @@ async def test_deeply_nested_json_is_refused_not_a_server_error(
     assert response.status == 400
     await adapter.idle()
     assert recorder.events == []
+
+
+async def test_an_absurdly_long_timestamp_is_refused(
+    bot: tuple[Any, str], standin: WeComStandIn, recorder: Recorder
+) -> None:
+    adapter, url = bot
+    huge = "9" * 5000  # int() refuses more than 4300 digits
+    for ts in (huge, "1" * 13, "１７００００００００"):  # too long; full-width digits pass str.isdigit()
+        query = {"msg_signature": "x", "timestamp": ts, "nonce": "n"}
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, params={**query, "echostr": "e"}) as response:
+                assert response.status == 403, ts[:20]
+            async with session.post(url, params=query, data=json.dumps({"encrypt": "e"})) as response:
+                assert response.status == 403, ts[:20]
+    await adapter.idle()
+    assert recorder.events == []
