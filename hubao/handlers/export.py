@@ -35,7 +35,7 @@ from hubao.bot.config import Config
 from hubao.bot.router import CommandContext, Role, Router, UsageError
 from hubao.handlers.common import group_id, group_zone, roster
 from hubao.handlers.metrics import Figures, MemberFigures, Period, PointRules, compute
-from hubao.handlers.reports import local_midnight, parse_day
+from hubao.handlers.reports import MAX_YEAR, MIN_YEAR, local_midnight, parse_day
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Risk, RiskEvent
 from hubao.storage.reports import load_history
@@ -297,6 +297,8 @@ def routes(db: Database, config: Config, clock: Clock) -> list[web.RouteDef]:
         wanted = verify_link(config.export.secret, request.match_info["token"], clock.now())
         if wanted is None:
             raise web.HTTPForbidden(text="link invalid or expired\n")
+        if wanted.last < wanted.first or not all(MIN_YEAR <= d.year <= MAX_YEAR for d in (wanted.first, wanted.last)):
+            raise web.HTTPBadRequest(text=f"the days must be in order, years {MIN_YEAR} to {MAX_YEAR}\n")
         async with db.transaction() as session:
             group = await session.get(Group, wanted.group)
             if group is None:
@@ -387,7 +389,7 @@ async def export_to_file(config: Config, group_ref: str, first: str, last: str, 
     try:
         first_day, last_day = parse_day(first), parse_day(last)
     except ValueError:
-        print("hubao export: dates are written YYYY-MM-DD", file=sys.stderr)
+        print(f"hubao export: dates are written YYYY-MM-DD, years {MIN_YEAR} to {MAX_YEAR}", file=sys.stderr)
         return 2
     if last_day < first_day:
         print("hubao export: --to is before --from", file=sys.stderr)

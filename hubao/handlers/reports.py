@@ -37,6 +37,7 @@ POINTS_LIMIT = 20
 WHY_LIMIT = 30
 CONTENT_WIDTH = 30
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MIN_YEAR, MAX_YEAR = 2000, 2100  # the days a period or an export may name
 
 _DAYS = re.compile(r"^(\d{1,3})\s*(d|天|days?)$", re.IGNORECASE)
 _RANGE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:\.\.|~|～|至|—|--)(\d{4}-\d{1,2}-\d{1,2})$")
@@ -82,7 +83,11 @@ def _add_months(day: date, months: int) -> date:
 
 
 def parse_day(text: str) -> date:
+    """``YYYY-MM-DD`` with a year from 2000 to 2100 (ValueError otherwise): no report or export
+    period reaches outside those years, so their time arithmetic can never overflow."""
     year, month, day = (int(part) for part in text.split("-"))
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"year {year} outside {MIN_YEAR}–{MAX_YEAR}")
     return date(year, month, day)
 
 

@@ -36,6 +36,7 @@ NASTY = [
     "[x](http://e)", "respond=1h", "respond=0s", "max=99999999999999999999", "hours=25:00-26:00",
     "tz=../../etc/passwd", "tz=" + "A" * 200, "add", "remove", "start", "end", "why", "reset", "off", "fri", "17:00",
     "2026-01-01", "2099-12-31", "x" * 600, "长" * 300, "\ud800", "／", "/",
+    "9999-01-01..9999-12-31", "0001-01-01", "9999-12-31", "0001-01-01..0001-01-02", "1999-12-31..2000-01-02",
 ]  # fmt: skip
 ARG = st.one_of(st.sampled_from(NASTY), st.text(max_size=12))
 LINE = st.builds(
@@ -228,6 +229,22 @@ async def test_absurd_numbers_and_times_in_chat_get_usage_replies(console: Conso
         [reply] = await console.say("alice", line)
         assert reply.startswith(expected), (line, reply)
     assert "#1" in (await console.say("alice", "/list"))[0]
+
+
+async def test_periods_at_the_ends_of_the_calendar_get_usage_replies(console: ConsoleSession) -> None:
+    await console.say("alice", "/risk 库存低 @bob")
+    for line in [
+        "/stats 9999-01-01..9999-12-31",
+        "/stats 0001-01-01",
+        "/points 9999-12-31",
+        "/points why @bob 0001-01-01..0001-01-02",
+        "/stats @bob 2101-01-01",
+        "/admin export 0001-01-01 9999-12-31",
+    ]:
+        [reply] = await console.say("root", line)
+        assert reply.startswith("bot: 参数不对") or "日期请写成" in reply, (line, reply)
+    [fine] = await console.say("alice", "/stats 2026-01-01..2026-12-31")
+    assert "新增 1" in fine
 
 
 async def test_a_replayed_chat_delivery_has_one_effect(console: ConsoleSession) -> None:

@@ -148,6 +148,40 @@ async def test_cli_writes_the_file(console: ConsoleSession, db_url: str, tmp_pat
     assert code == 2 and "YYYY-MM-DD" in stderr
 
 
+async def test_cli_refuses_days_outside_the_supported_years(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "hubao.toml"
+    config.write_text(f'[storage]\nurl = "{db_url}"\n', encoding="utf-8")
+    for first, last in [("2026-11-23", "9999-12-31"), ("0001-01-01", "2026-11-29")]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hubao", "--config", str(config), "export", "--group", "console:demo",
+            "--from", first, "--to", last, "--out", str(tmp_path / "x.xlsx"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2, stderr.decode()
+        assert stderr.decode() == "hubao export: dates are written YYYY-MM-DD, years 2000 to 2100\n"
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+async def test_a_signed_link_to_days_outside_the_supported_years_is_a_400(make_console: Any) -> None:
+    console: ConsoleSession = await make_console(**{"export.secret": SECRET})
+    await console.say("alice", "在")
+    expires = NOW + timedelta(hours=1)
+    server = await serve(console.app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for first, last in [(date(2026, 11, 23), date(9999, 12, 31)), (date(1, 1, 1), date(1, 1, 2)),
+                                (date(2026, 11, 29), date(2026, 11, 23))]:  # fmt: skip
+                token = sign_link(SECRET, 1, first, last, "xlsx", expires)
+                async with http.get(server.make_url(f"/export/{token}")) as response:
+                    assert response.status == 400, (first, last, await response.text())
+            token = sign_link(SECRET, 1, date(2026, 11, 23), date(2026, 11, 29), "xlsx", expires)
+            async with http.get(server.make_url(f"/export/{token}")) as response:
+                assert response.status == 200
+    finally:
+        await server.close()
+
+
 async def test_admin_export_link_downloads_until_it_expires(make_console: Any) -> None:
     console: ConsoleSession = await make_console(
         admins=("root",), **{"export.secret": SECRET, "server.public_url": "https://bot.example.com/"}

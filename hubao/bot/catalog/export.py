@@ -7,7 +7,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "导出本群风险、事件、指标与积分（默认本季度至今，XLSX）",
         "en": "export this group's risks, events, metrics and points (default: this quarter, XLSX)",
     },
-    "export.bad_day": {"zh": "日期请写成 2026-10-01", "en": "write dates as 2026-10-01"},
+    "export.bad_day": {
+        "zh": "日期请写成 2026-10-01（2000–2100 年间）",
+        "en": "write dates as 2026-10-01 (years 2000 to 2100)",
+    },
     "export.bad_order": {"zh": "结束日期早于开始日期", "en": "the end date is before the start date"},
     "export.link": {
         "zh": "导出 {first} 至 {last}：{url}\n链接 {expires} 前有效。",

@@ -18,9 +18,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "period.all": {"zh": "全部", "en": "all time"},
     "period.range": {"zh": "{start} 至 {end}", "en": "{start} to {end}"},
     "period.bad": {
-        "zh": "看不懂时间段 {text}（可用：本周 上周 本月 上月 本季度 7d 全部 2026-11-01..2026-11-30）",
+        "zh": "看不懂时间段 {text}（可用：本周 上周 本月 上月 本季度 7d 全部 2026-11-01..2026-11-30；"
+        "日期在 2000–2100 年间，最长 10 年）",
         "en": "unknown period {text} (try: this-week last-week this-month last-month this-quarter 7d all "
-        "2026-11-01..2026-11-30)",
+        "2026-11-01..2026-11-30; days from 2000 to 2100, at most 10 years)",
     },
     # --- spans, rates, changes --------------------------------------------------------
     "span.s": {"zh": "{s}秒", "en": "{s}s"},
