@@ -122,6 +122,12 @@ class FeishuAdapter(Adapter):
             self._session = None
         self._started = False
 
+    def connection_up(self) -> bool | None:
+        """Long connection: whether it is connected now; None for the HTTP transport."""
+        if self.settings.transport != "long_connection":
+            return None
+        return self.long_connection is not None and self.long_connection.connected.is_set()
+
     async def _learn_bot_identity(self) -> None:
         """Ask ``bot/v3/info`` for the bot's open_id once (until it succeeds)."""
         if self.bot.open_id:

@@ -112,6 +112,16 @@ class WeComAdapter(Adapter):
             await self._http.close()
             self._http = None
 
+    def connection_up(self) -> bool | None:
+        """The long connection this instance holds: up or not; None for HTTP or while standing by.
+
+        Only the holder of the lease connects; an instance standing by (another holds it) or
+        stopped has no connection of its own to report.
+        """
+        if self.connection is None or self.connection.state in ("standby", "stopped"):
+            return None
+        return self.connection.is_online
+
     async def idle(self) -> None:
         """Wait until the work started by callbacks (dispatches, click replies) is done."""
         while self._tasks:
