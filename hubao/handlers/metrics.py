@@ -15,13 +15,15 @@ Definitions (a period is ``[start, end)``; "now" figures are taken at ``as_of = 
   Median: the middle value (mean of the two middle ones); p90: nearest rank, the
   ``ceil(0.9·n)``-th smallest.
 - **协同解决率** (collaboration rate): resolved risks with at least two distinct people acting on
-  them (any event up to the resolution; the scheduler is not a person) ÷ resolved.
+  them (any event up to the resolution; the scheduler and the API / alert intake are not people,
+  see :func:`is_person`) ÷ resolved.
 - **open / overdue**: the state at ``as_of`` replayed from the events; overdue = open and past
   its resolve-by time. **Overdue rate** = overdue ÷ open.
-- **reminders (风险提醒次数)**: ``created`` events per reporter in the period.
+- **reminders (风险提醒次数)**: ``created`` events per reporting person in the period (risks raised
+  by the intake count as new, but under no one).
 
 Points (互保贡献积分), amounts from ``[points]``; each award names the event that earned it and
-counts at that event's time; a rule pays a person at most once per risk (reopening and
+counts at that event's time; only people earn points; a rule pays a person at most once per risk (reopening and
 resolving again earns nothing twice):
 
 - ``report_resolved``: the reporter, when the risk is resolved;
@@ -69,6 +71,7 @@ class EventRow(Protocol):
 
 
 SYSTEM = "system"
+INTAKE_PREFIXES = ("api:", "alert:")  # the HTTP intake's actors (hubao.handlers.intake)
 RULES = ("report_resolved", "ack_in_time", "resolve_in_time", "help_resolve")
 HELP_KINDS = frozenset({"acknowledged", "noted", "resolved"})
 
@@ -183,6 +186,12 @@ class Figures:
         return [a for a in self.awards if a.user_id == user_id]
 
 
+def is_person(actor: str) -> bool:
+    """A group member, not the scheduler nor the API / alert intake: only people are counted as
+    reporters, helpers or collaborators, and only people earn points."""
+    return actor != SYSTEM and not actor.startswith(INTAKE_PREFIXES)
+
+
 def median(values: list[timedelta]) -> timedelta | None:
     if not values:
         return None
@@ -239,14 +248,14 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
 
     def award(rule: str, user: str, event: EventRow, source: EventRow | None = None) -> None:
         points = rules.amount(rule)
-        if points and user != SYSTEM and (rule, user) not in earned:
+        if points and is_person(user) and (rule, user) not in earned:
             earned.add((rule, user))
             figures.awards.append(Award(user, rule, points, rid, number, event.at, (source or event).id))
 
     for event in history:
         kind, actor, data = event.kind, event.actor_id, event.data or {}
         inside = event.at in period
-        if actor != SYSTEM:
+        if is_person(actor):
             people.add(actor)
             if kind in HELP_KINDS:
                 helpers.setdefault(actor, event)
@@ -256,9 +265,10 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
             state = "open"
             if inside:
                 figures.new += 1
-                figures.reminders[actor] += 1
-                members[actor].reported += 1
                 members[owner].owned_new += 1
+                if is_person(actor):
+                    figures.reminders[actor] += 1
+                    members[actor].reported += 1
         elif kind == "assigned":
             owner = str(data.get("to") or owner)
         elif kind == "reopened":
@@ -273,7 +283,7 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
             if kind == "acknowledged":
                 state = "acknowledged"
                 late = bool(data.get("late", False))
-                if inside:
+                if inside and is_person(actor):
                     members[actor].acked += 1
                     members[actor].acked_late += late
                     if not late:

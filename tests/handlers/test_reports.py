@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import aiohttp
 from sqlmodel import select
 
 from hubao.bot.console import ConsoleSession
+from hubao.handlers.intake import issue_token
 from hubao.storage import repo
 from hubao.storage.models import Member, Risk, RiskEvent
 from tests.handlers.console_text import block
 from tests.handlers.week_history import NOW, USERS, build, local, uid
+from tests.harness import serve
 
 
 async def _seed(console: ConsoleSession) -> None:
@@ -196,3 +199,29 @@ async def test_another_group_sees_only_its_own_figures(console: ConsoleSession) 
     assert "#4" not in block and "bob" not in block
     async with console.app.db.transaction() as session:
         assert len((await session.exec(select(Risk))).all()) == 8
+
+
+async def test_a_risk_raised_over_the_api_earns_the_intake_no_place_in_the_figures(console: ConsoleSession) -> None:
+    await console.say("alice", "大家好")
+    await console.say("bob", "在")
+    async with console.app.db.transaction() as session:
+        group = await repo.get_group(session, "console", "demo")
+        assert group is not None
+        token, _ = await issue_token(session, group.id or 0, "console:root", console.clock.now())
+    server = await serve(console.app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = server.make_url(f"/api/v1/groups/{group.id}/risks")
+            body = {"text": "SKU-118 库存低于阈值", "owner": "bob"}
+            async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as response:
+                assert response.status == 201
+    finally:
+        await server.close()
+    await console.say("bob", "/resolve #1 已补货")
+    (summary,) = await console.say("alice", "/summary")
+    assert "- alice 0 · bob 0" in summary  # 风险提醒次数: the API is no member
+    assert "API" not in summary
+    assert "1. bob 3分" in summary and "🌟 互保之星：bob" in summary
+    assert "- 协同解决率：0%" in summary  # bob alone acted on it
+    (why,) = await console.say("alice", "/points why @API")
+    assert "没有得分" in why
