@@ -73,6 +73,13 @@ def week_of(now: datetime, zone: ZoneInfo) -> Period:
     return Period(local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone))
 
 
+def week_closed_by(slot: datetime, zone: ZoneInfo) -> Period:
+    """The week a weekly post at ``slot`` summarises: a slot from Monday to Wednesday (local)
+    closes the previous week, a slot from Thursday to Sunday the week it falls in."""
+    week = week_of(slot, zone)
+    return week.previous() if slot.astimezone(zone).weekday() <= 2 else week
+
+
 def _month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -278,9 +285,15 @@ def catalog_for(group: Group, config: Config) -> Catalog:
 
 
 async def weekly_summaries(
-    session: AsyncSession, groups: Sequence[Group], config: Config, now: datetime, which: str = "this-week"
+    session: AsyncSession,
+    groups: Sequence[Group],
+    config: Config,
+    now: datetime,
+    which: str = "this-week",
+    slot: datetime | None = None,
 ) -> dict[int, OutboundMessage]:
-    """The weekly summary message of each group (one batch of queries for all of them)."""
+    """The weekly summary message of each group (one batch of queries for all of them): of the
+    week ``which`` around ``now``, or — for the scheduled post — of :func:`week_closed_by` ``slot``."""
     rules = PointRules.from_config(config.points)
     by_zone: dict[str, list[Group]] = defaultdict(list)
     for group in groups:
@@ -289,7 +302,7 @@ async def weekly_summaries(
     out: dict[int, OutboundMessage] = {}
     for zone_name, zone_groups in by_zone.items():
         zone = ZoneInfo(zone_name)
-        period = parse_period(which, now, zone).period
+        period = week_closed_by(slot, zone) if slot is not None else parse_period(which, now, zone).period
         previous = period.previous()
         ids = [group_id(g) for g in zone_groups]
         risks, events = await load_history(session, ids, previous.start, period.end)

@@ -80,7 +80,7 @@ def register(sweep: timers.TimerSweep, config: Config, calendar_for: Callable[[G
         group = await repo.get_group_by_id(session, timer.group_id or 0)
         if group is None:
             return None
-        summaries = await reports.weekly_summaries(session, [group], config, now)
+        summaries = await reports.weekly_summaries(session, [group], config, now, slot=timer.due_at)
         await _queue(session, timer, list(summaries.values()), now)
         return weekly.next_weekly_at(group, config, now, calendar_for(group))
 

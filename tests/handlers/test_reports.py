@@ -105,6 +105,18 @@ async def test_summary_is_posted_on_the_group_schedule(console: ConsoleSession) 
     assert "**风险概况**" in posts[0] and "- 新增 0（−6） · 已解决 0（−5）" in posts[0]
 
 
+async def test_a_monday_post_summarises_the_week_that_just_ended(console: ConsoleSession) -> None:
+    await _seed(console)  # Sun 11-29 12:00
+    (done,) = await console.say("root", "/admin digest mon 09:00")
+    assert "09:00" in done
+    blocks = await console.advance("22h")  # → Mon 11-30 10:00, past the slot and its jitter
+    posts = [b for b in blocks if b.startswith("bot: 互保周报 · 互保演示组")]
+    assert len(posts) == 1
+    assert "11-23 — 11-29（截至 11-30 00:00）" in posts[0]  # last week, complete
+    assert "- 新增 6（+4） · 已解决 5（+4）" in posts[0]
+    assert "🌟 互保之星：bob" in posts[0]
+
+
 async def test_long_overdue_list_is_cut_with_a_count_and_fits_the_smallest_platform_limit(
     console: ConsoleSession,
 ) -> None:
