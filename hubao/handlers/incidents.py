@@ -193,7 +193,8 @@ async def prompt(
     """The timer's work at the prompt mark ``due_at``: the message to post, and the next mark.
 
     Silent interval (no update since the previous mark) → the prompt @-mentions the leader.
-    After downtime one prompt is posted and the next mark is the first one after ``now``.
+    After downtime one prompt is posted (saying how long the incident has really lasted) and the
+    next mark is the first one after ``now``.
     """
     incident = await session.get(Incident, incident_id, with_for_update=True)
     if incident is None or incident.open_slot is None:
@@ -208,7 +209,7 @@ async def prompt(
     names = await roster(session, group)
     fields = {
         "title": incident.title,
-        "elapsed": span_text(due_at - incident.started_at, t),
+        "elapsed": span_text(now - incident.started_at, t),  # the real duration, even when posted late
         "every": format_duration(every),
     }
     leader = person(group.leader_id, names) if group.leader_id else None

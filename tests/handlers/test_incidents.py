@@ -72,7 +72,7 @@ async def test_after_downtime_one_prompt_is_posted_and_the_rhythm_continues(cons
     before = len(console.printed)
     await console.app.run_due()
     (late,) = _prompts(console.printed[before:])
-    assert "已持续 30分钟" in late  # the 09:30 mark, posted late once — not three times
+    assert "已持续 1小时35分钟" in late  # posted late once, not three times; it tells the real duration
     assert len(_prompts(await console.advance("24m"))) == 0  # 10:59
     assert len(_prompts(await console.advance("1m"))) == 1  # 11:00, the next mark after the restart
 
