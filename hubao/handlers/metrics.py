@@ -18,7 +18,8 @@ Definitions (a period is ``[start, end)``; "now" figures are taken at ``as_of = 
   them (any event up to the resolution; the scheduler and the API / alert intake are not people,
   see :func:`is_person`) ÷ resolved.
 - **open / overdue**: the state at ``as_of`` replayed from the events; overdue = open and past
-  its resolve-by time. **Overdue rate** = overdue ÷ open.
+  the resolve-by time in force then (recorded on the ``created`` and ``reopened`` events; older
+  events without it fall back to the risk's current one). **Overdue rate** = overdue ÷ open.
 - **reminders (风险提醒次数)**: ``created`` events per reporting person in the period (risks raised
   by the intake count as new, but under no one).
 
@@ -90,6 +91,27 @@ class Period:
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueRisk:
+    """A risk overdue at ``as_of``, with its owner and resolve-by time as they were then."""
+
+    risk: RiskRow
+    owner_id: str
+    resolve_by: datetime
+
+    @property
+    def number(self) -> int:
+        return self.risk.number
+
+    @property
+    def level(self) -> str:
+        return self.risk.level
+
+    @property
+    def content(self) -> str:
+        return self.risk.content
+
+
+@dataclass(frozen=True, slots=True)
 class PointRules:
     report_resolved: int = 2
     ack_in_time: int = 1
@@ -144,7 +166,7 @@ class Figures:
     resolved_on_time: int = 0
     collaborative: int = 0
     open: int = 0
-    overdue: list[RiskRow] = field(default_factory=list)  # by resolve-by time, oldest first
+    overdue: list[OverdueRisk] = field(default_factory=list)  # by resolve-by time, oldest first
     response_times: list[timedelta] = field(default_factory=list)
     reminders: Counter[str] = field(default_factory=Counter)
     awards: list[Award] = field(default_factory=list)
@@ -239,6 +261,7 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
     number = risk.number
     rid = risk.id or 0
     created_at, reporter, owner = risk.created_at, risk.reporter_id, risk.owner_id
+    resolve_by = risk.resolve_by  # replayed from created / reopened events that record it
     state = "open"
     responded = False
     people: set[str] = set()
@@ -262,6 +285,7 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
         if kind == "created":
             created_at, reporter = event.at, actor
             owner = str(data.get("owner") or owner)
+            resolve_by = _deadline(data, risk.resolve_by)
             state = "open"
             if inside:
                 figures.new += 1
@@ -273,6 +297,7 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
             owner = str(data.get("to") or owner)
         elif kind == "reopened":
             state = "open"
+            resolve_by = _deadline(data, risk.resolve_by)
             responded = True  # response time is about the first round only
         elif kind in ("acknowledged", "resolved"):
             if not responded:
@@ -310,9 +335,23 @@ def _replay(risk: RiskRow, history: list[EventRow], figures: Figures, rules: Poi
     if state != "resolved" and created_at <= figures.as_of:
         figures.open += 1
         members[owner].open += 1
-        if risk.resolve_by < figures.as_of:
-            figures.overdue.append(risk)
+        if resolve_by < figures.as_of:
+            figures.overdue.append(OverdueRisk(risk, owner, resolve_by))
             members[owner].overdue += 1
+
+
+def _deadline(data: Mapping[str, Any], fallback: datetime) -> datetime:
+    """The resolve-by time an event recorded (``created`` / ``reopened`` write it); events from
+    before it was recorded fall back to the risk row's current one."""
+    raw = data.get("resolve_by")
+    if isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            return fallback
+        if moment.tzinfo is not None:
+            return moment
+    return fallback
 
 
 def group_figures(

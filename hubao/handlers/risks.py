@@ -125,7 +125,9 @@ def router(
         risk.clock_epoch += 1
         risk.snoozed_until = None
         risk.next_step_at = risk.respond_by
-        await _save(ctx, risk, "reopened", {"reason": ctx.args.text[:MAX_CONTENT]})
+        await _save(
+            ctx, risk, "reopened", {"reason": ctx.args.text[:MAX_CONTENT], "resolve_by": risk.resolve_by.isoformat()}
+        )
         await _answer(ctx, risk, config, "risk.reopened", ping_owner=True)
 
     @r.command(
@@ -266,7 +268,14 @@ async def create_risk(
     )
     ctx.session.add(risk)
     await ctx.session.flush()
-    data = {"content": content, "level": level, "owner": owner.id, "tags": list(ctx.args.tags), "urgent": urgent}
+    data = {
+        "content": content,
+        "level": level,
+        "owner": owner.id,
+        "tags": list(ctx.args.tags),
+        "urgent": urgent,
+        "resolve_by": resolve_by.isoformat(),
+    }
     await _save(ctx, risk, "created", data)
     names = await roster(ctx.session, group)
     names.setdefault(owner.id, owner)

@@ -237,3 +237,17 @@ async def test_a_risk_raised_over_the_api_earns_the_intake_no_place_in_the_figur
     assert "- 协同解决率：0%" in summary  # bob alone acted on it
     (why,) = await console.say("alice", "/points why @API")
     assert "没有得分" in why
+
+
+async def test_a_risk_overdue_last_week_stays_overdue_last_week_after_a_reopen(console: ConsoleSession) -> None:
+    await console.say("alice", "/risk 证书过期 @bob")  # Mon 11-23 09:00, due Tue 09:00
+    console.clock.advance(timedelta(days=7, hours=1))  # Mon 11-30 10:00: it was overdue all last week
+    await console.say("bob", "/resolve #1 已续期")
+    console.clock.advance(timedelta(days=1))
+    (reopened,) = await console.say("alice", "/reopen #1 又过期了")
+    assert "#1" in reopened
+    (last,) = await console.say("alice", "/stats last-week")
+    assert "- 未解决 1 · 逾期 1" in last and "- 逾期率：100%" in last
+    assert "#1【中】证书过期 · bob · 超期5天15小时" in last  # judged by its deadline then: Tue 11-24 09:00
+    (now,) = await console.say("alice", "/stats")
+    assert "- 未解决 1 · 逾期 0" in now  # the new deadline has not passed
