@@ -39,7 +39,7 @@ async def probe(app: App) -> tuple[int, dict[str, Any], str]:
     return status, body, metrics
 
 
-async def until(predicate: Any, limit: float = 5.0) -> None:
+async def until(predicate: Any, limit: float = 15.0) -> None:
     async with asyncio.timeout(limit):
         while not predicate():  # noqa: ASYNC110 - state owned by the connection task on real sockets
             await asyncio.sleep(0.01)
