@@ -71,12 +71,24 @@ class DingTalkAdapter(Adapter):
         return task
 
     async def _dispatch(self, event: InboundEvent) -> bool:
-        """Hand one event to the kernel; False if that failed (nothing was recorded)."""
-        try:
-            result = await self.context.dispatch(event)
-        except Exception:
-            log.exception("dingtalk: dispatch of %s failed", event.message_id)
-            return False
+        """Hand one event to the kernel; False if that failed every time (nothing was recorded).
+
+        The delivery was already ACKed (Stream) or may be answered before this ends (HTTP), so
+        DingTalk will not send it again: a failure is retried here a few times with a short
+        backoff. The kernel's de-duplication makes a retry of a half-done dispatch harmless.
+        """
+        attempts = self.settings.dispatch_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                result = await self.context.dispatch(event)
+                break
+            except Exception:
+                if attempt == attempts:
+                    log.exception("dingtalk: dispatch of %s failed %d times; dropped", event.message_id, attempts)
+                    return False
+                why = "dingtalk: dispatch of %s failed (try %d); retrying"
+                log.warning(why, event.message_id, attempt, exc_info=True)
+                await asyncio.sleep(self.settings.dispatch_backoff * 2 ** (attempt - 1))
         if result.duplicate:
             log.info("dingtalk: duplicate delivery %s ignored", event.message_id)
         return True

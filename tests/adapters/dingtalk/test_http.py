@@ -181,3 +181,22 @@ async def test_deeply_nested_json_is_refused_not_a_server_error(
     assert resp.status == 400
     await adapter.drain()
     assert recorder.events == []
+
+
+async def test_a_dispatch_failing_once_is_retried_and_answered_200(
+    make_adapter: MakeAdapter, http_client, standin: StandIn, recorder: Recorder
+) -> None:
+    adapter = make_adapter(transport="http", dispatch_backoff=0.01)
+    client = await http_client(adapter)
+    failures = [RuntimeError("database hiccup")]
+
+    async def fails_once() -> None:
+        if failures:
+            raise failures.pop()
+
+    recorder.gate = fails_once
+    data = json.dumps(standin.robot_message("/list", msg_id="m-retry"))
+    resp = await client.post("/callback/dingtalk", data=data, headers=standin.signed_headers())
+    assert resp.status == 200
+    await adapter.drain()
+    assert [e.message_id for e in recorder.events] == ["m-retry"]

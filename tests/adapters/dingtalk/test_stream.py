@@ -153,3 +153,23 @@ async def test_stop_is_prompt_and_final(make_adapter: MakeAdapter, standin: Stan
     assert adapter.connection_up() is False
     await asyncio.sleep(0.2)
     assert standin.connections == 1 and standin.opens == 1
+
+
+async def test_a_dispatch_failing_after_the_ack_is_retried(
+    make_adapter: MakeAdapter, standin: StandIn, recorder: Recorder
+) -> None:
+    failures = [RuntimeError("database hiccup")]
+
+    async def fails_once() -> None:
+        if failures:
+            raise failures.pop()
+
+    recorder.gate = fails_once
+    adapter = make_adapter(keepalive=5.0, dispatch_backoff=0.01)
+    await adapter.start()
+    await standin.wait_connected()
+    mid = await standin.push_message(standin.robot_message("/list", msg_id="m-retry"))
+    await standin.wait_acked(mid)
+    [event] = await recorder.wait(1)
+    assert event.message_id == "m-retry" and failures == []
+    assert standin.opens == 1  # no redelivery was needed
