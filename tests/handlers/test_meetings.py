@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hubao.bot.console import ConsoleSession
 from hubao.storage.models import Meeting, MeetingItem, Risk, Timer
-from tests.handlers.console_text import block, rows
+from tests.handlers.console_text import (
+    assert_renders_on_every_platform,
+    block,
+    dingtalk_hard_breaks,
+    last_message,
+    rows,
+)
 
 
 async def _group(console: ConsoleSession) -> None:
@@ -122,3 +130,28 @@ async def test_a_meeting_belongs_to_its_own_group(console: ConsoleSession) -> No
         "bot: 当前没有进行中的例会。组长可发送 /meeting start [标题] 开始。"
     ]
     assert await rows(console, MeetingItem) == []
+
+
+async def _long_meeting(console: ConsoleSession) -> None:
+    await _group(console)
+    await console.say("alice", "/meeting start 季度复盘会")
+    for i in range(12):
+        await console.say("bob", f"/纪要 第{i}项：本季度库存周转与发货时效的回顾，以及改进建议的讨论")
+        await console.say("carol", f"/决议 第{i}项：下周起执行新的盘点流程并由专人复核")
+        await console.say("dave", f"/待办 第{i}项：整理盘点差异清单并同步给财务 @carol")
+    await console.advance("50m")
+    await console.say("alice", "/meeting end")
+
+
+async def test_a_long_meeting_digest_fits_every_platform_in_one_message(console: ConsoleSession) -> None:
+    await _long_meeting(console)
+    assert_renders_on_every_platform(await last_message(console, "例会纪要"))
+
+
+@pytest.mark.xfail(strict=True, reason="the DingTalk renderer sends single newlines; DingTalk markdown joins them")
+async def test_the_meeting_digest_keeps_its_line_breaks_on_dingtalk(console: ConsoleSession) -> None:
+    await _group(console)
+    await console.say("alice", "/meeting start 周一例会")
+    await console.say("bob", "/纪要 上周发布顺利")
+    await console.say("alice", "/meeting end")
+    assert dingtalk_hard_breaks(await last_message(console, "例会纪要"))
