@@ -100,12 +100,13 @@ class DingTalkApi:
                 status = resp.status
                 text = await resp.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"{what}: network error {type(exc).__name__}: {exc}", retryable=True) from exc
+            # Only the type: the text of some errors (invalid URL, redirects) holds the URL with its token.
+            raise DeliveryError(f"{what}: network error {type(exc).__name__}", retryable=True) from None
         data: dict[str, Any] = {}
         try:
             parsed = json.loads(text) if text else {}
             data = parsed if isinstance(parsed, dict) else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             data = {}
         code = str(data.get("code", ""))
         if status == 401 or any(c in code for c in _AUTH_CODES):

@@ -7,6 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from hubao.adapters.dingtalk.decode import decode_message
 from hubao.bot.adapter import DeliveryError
@@ -203,3 +205,33 @@ async def test_check_reports_credentials(make_adapter: MakeAdapter, standin: Sta
     problems = await make_adapter(webhook_url="", transport="http").check()
     assert any("public_url" in p for p in problems)
     assert any("custom robot" in p for p in problems)
+
+
+async def test_network_errors_never_show_the_webhook_url_or_its_token(
+    make_adapter: MakeAdapter, standin: StandIn, clock
+) -> None:
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(str(request.url))  # a redirect loop: TooManyRedirects
+
+    app = web.Application()
+    app.router.add_post("/robot/send", loop)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    query = "?access_token=TOKSECRET&timestamp=1&sign=SIGNSECRET&session=SESSIONSECRET"
+    urls = [
+        str(server.make_url("/robot/send")) + query,
+        "http://127.0.0.1:99999/robot/send" + query,  # an invalid URL: its text is the URL itself
+    ]
+    adapter = make_adapter()
+    try:
+        for url in urls:
+            handle = {**handle_from(standin, clock), "session_webhook": url}
+            with pytest.raises(DeliveryError) as info:
+                await adapter.send(msg(reply_handle=handle))
+            text = str(info.value)
+            assert info.value.retryable and "network error" in text
+            for secret in ("TOKSECRET", "SIGNSECRET", "SESSIONSECRET", "?", "access_token"):
+                assert secret not in text, text
+            assert info.value.__cause__ is None and info.value.__suppress_context__
+    finally:
+        await server.close()
