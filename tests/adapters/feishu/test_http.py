@@ -334,3 +334,22 @@ async def test_deeply_nested_json_is_refused_not_a_server_error(
             await http.close()
             await adapter.stop()
     assert recorder.events == []
+
+
+async def test_identical_replies_to_two_clicks_are_both_posted(
+    adapter: FeishuAdapter, http: TestClient[Any, Any], clock: ManualClock, recorder: Recorder, standin: FeishuStandIn
+) -> None:
+    def same_note(event: InboundEvent) -> tuple[OutboundMessage, ...]:
+        update = OutboundMessage("feishu", event.chat_id, "风险 #3", updates_card=True, toast="好", reply_handle={})
+        return update, OutboundMessage("feishu", event.chat_id, "提醒已暂停", reply_handle=event.reply_handle)
+
+    recorder.answer = same_note
+    for event_id in ("cb_click_one", "cb_click_two"):
+        payload = card_event("oc_1", "ou_bob", Button("snooze", 3).to_value(), event_id=event_id)
+        body, headers = signed_request(payload, clock=clock)
+        status, answer = await post(http, body, headers)
+        assert status == 200 and answer["toast"]["content"] == "好"
+        await adapter.idle()
+    sent = standin.sent_to("oc_1")
+    assert [s.uuid for s in sent] == ["cb_click_one:1", "cb_click_two:1"]
+    assert len({s.message_id for s in sent}) == 2  # Feishu posted both, not one
