@@ -36,6 +36,7 @@ from hubao.bot.router import CommandContext, Role, Router, UsageError
 from hubao.handlers.common import group_id, group_zone, roster
 from hubao.handlers.metrics import Figures, MemberFigures, Period, PointRules, compute
 from hubao.handlers.reports import MAX_YEAR, MIN_YEAR, local_midnight, parse_day
+from hubao.storage import repo
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Risk, RiskEvent
 from hubao.storage.reports import load_history
@@ -84,11 +85,16 @@ async def build_tables(
     names = {uid: user.name for uid, user in (await roster(session, group)).items()}
     in_period = sorted((e for e in history if e.at in period), key=lambda e: (e.at, e.id or 0))
     touched = {e.risk_id for e in in_period}
+    # An award can name an earlier event (a comment that helped, from before the period): the
+    # events sheet carries those too, marked as outside the period.
+    referenced = {a.event_id for a in figures.awards} - {e.id for e in in_period}
+    earlier = [e for e in history if e.id in referenced]
+    shown = sorted([*in_period, *earlier], key=lambda e: (e.at, e.id or 0))
     chosen = sorted((r for r in risks[gid] if r.id in touched), key=lambda r: r.number)
     numbers = {r.id: r.number for r in risks[gid]}
     return [
         _risks_table(chosen, names, zone),
-        _events_table(in_period, numbers, names, zone),
+        _events_table(shown, numbers, names, zone, period),
         _metrics_table(figures, zone),
         _members_table(figures, names),
         _points_table(figures, names, zone),
@@ -126,9 +132,9 @@ def _risks_table(risks: Sequence[Risk], names: dict[str, str], zone: ZoneInfo) -
 
 
 def _events_table(
-    events: Sequence[RiskEvent], numbers: dict[int | None, int], names: dict[str, str], zone: ZoneInfo
+    events: Sequence[RiskEvent], numbers: dict[int | None, int], names: dict[str, str], zone: ZoneInfo, period: Period
 ) -> Table:
-    header = ("event_id", "at", "risk_number", "kind", "actor", "actor_name", "data")
+    header = ("event_id", "at", "risk_number", "kind", "actor", "actor_name", "data", "in_period")
     rows = [
         [
             e.id,
@@ -138,6 +144,7 @@ def _events_table(
             e.actor_id,
             names.get(e.actor_id, ""),
             json.dumps(e.data or {}, ensure_ascii=False, sort_keys=True),
+            e.at in period,
         ]
         for e in events
     ]
@@ -365,6 +372,16 @@ def router(config: Config) -> Router:
             return
         expires = now + config.export.link_ttl
         token = sign_link(config.export.secret, group_id(ctx.group), first, last, fmt, expires)
+        await repo.add_event(  # who handed out a download link, for which days — never the token
+            ctx.session,
+            group_id=group_id(ctx.group),
+            risk_id=None,
+            actor_id=ctx.event.sender.id,
+            kind="admin.export",
+            at=now,
+            data={"first": first.isoformat(), "last": last.isoformat(), "format": fmt, "expires": expires.isoformat()},
+            message_id=ctx.event.message_id,
+        )
         ctx.reply(
             ctx.t(
                 "export.link",

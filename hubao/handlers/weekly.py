@@ -6,8 +6,10 @@ the same chat every week (a hash of platform and chat id) and never lands on :00
 rejects bursts there). A ``workdays`` group whose slot falls outside working time posts at the next
 working minute.
 
-What: until the weekly summary feature replaces it (``app.timers.register("weekly", …, replace=True)``),
-the board of open risks, with the overdue count. ``/admin digest`` should call
+What: the weekly summary — :mod:`hubao.handlers.timers` registers it for this kind with
+``replace=True`` and :func:`hubao.handlers.reports.week_closed_by` picks the week (a Monday to
+Wednesday slot covers the previous week). :func:`board_handler`, the board of open risks with the
+overdue count, is only the fallback registered before that. ``/admin digest`` calls
 :func:`schedule_weekly` after changing ``Group.digest_at``; groups without a timer get one on the
 next sweep (:func:`ensure_weekly`).
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import col, select
 
 from hubao.bot.console import ConsoleSession
@@ -30,3 +32,20 @@ async def test_member_and_policy_changes_are_audited(console: ConsoleSession) ->
         ("admin.member.add", "console:alice", {"users": ["console:erin"]}),
         ("admin.policy", "console:root", {"levels": ["high"], "respond": 1800}),  # seconds
     ]
+
+
+async def test_a_download_link_is_audited_without_its_token(make_console: object) -> None:
+    console: ConsoleSession = await make_console(  # type: ignore[operator]
+        admins=("root",), **{"export.secret": "export-signing-key", "server.public_url": "https://bot.example.com"}
+    )
+    await console.say("alice", "在")
+    (reply,) = await console.say("root", "/admin export 2026-11-01 2026-11-22 csv")
+    assert "/export/" in reply, reply
+    token = reply.split("/export/")[1].split()[0].rstrip("，。")
+    events = await _admin_events(console)
+    assert events[-1] == (
+        "admin.export",
+        "console:root",
+        {"first": "2026-11-01", "last": "2026-11-22", "format": "csv", "expires": "2026-11-24T01:00:00+00:00"},
+    )
+    assert token and token not in json.dumps(events) and token.split(".")[1] not in json.dumps(events)

@@ -244,3 +244,19 @@ def test_links_are_signed_and_expire() -> None:
     other = sign_link(SECRET, 8, date(2026, 10, 1), date(2026, 12, 31), "csv", NOW).partition(".")[0]
     assert verify_link(SECRET, f"{other}.{mac}", NOW) is None  # another group under this signature
     assert verify_link(SECRET, "garbage", NOW) is None and verify_link(SECRET, "a.b", NOW) is None
+
+
+async def test_a_point_earned_by_an_earlier_comment_names_an_event_in_the_sheet(console: ConsoleSession) -> None:
+    await console.say("alice", "/risk 冷库温度偏高 @bob")  # Mon 11-23
+    await console.say("carol", "/note #1 压缩机需要检修")
+    console.clock.advance(timedelta(days=7))
+    await console.say("bob", "/resolve #1 已检修")  # Mon 11-30: carol helped, with last week's comment
+    book = load_workbook(io.BytesIO(await _export(console, "xlsx", date(2026, 11, 30), date(2026, 12, 6))))
+    events = [[c.value for c in row] for row in book["events"].iter_rows(min_row=2)]
+    assert [c.value for c in book["events"][1]][-1] == "in_period"
+    assert [(e[3], e[5], e[7]) for e in events] == [("noted", "carol", False), ("resolved", "bob", True)]
+    points = [[c.value for c in row] for row in book["points"].iter_rows(min_row=2)]
+    helped = [p for p in points if p[3] == "help_resolve"]
+    assert [(p[2], p[6]) for p in helped] == [("carol", events[0][0])]
+    metrics = {row[0].value: row[1].value for row in book["metrics"].iter_rows(min_row=2)}
+    assert metrics["new"] == 0 and metrics["resolved"] == 1  # the earlier event changes no figure
