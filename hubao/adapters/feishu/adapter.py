@@ -189,6 +189,9 @@ class FeishuAdapter(Adapter):
             if "encrypt" in outer:
                 raise Rejected(400, "encrypted body but no encrypt_key configured")
             payload = outer
+        if not timestamp and event_type(payload) != URL_VERIFICATION:
+            # Feishu stamps every event request; without it the window above was never checked.
+            raise Rejected(401, "no request timestamp")
         if settings.verification_token:
             token = event_token(payload)
             if token is None or not hmac.compare_digest(token.encode(), settings.verification_token.encode()):
@@ -273,7 +276,7 @@ class FeishuAdapter(Adapter):
             return {"toast": {"type": "error", "content": Catalog(self.context.locale)("card.failed")}}
         if result.duplicate:
             return {}
-        answer, rest = card_answer(result.replies)
+        answer, rest = card_answer(_keyed_by_click(event, result.replies))
         for reply in rest:
             self._spawn(self._send_quietly(reply))
         return answer
@@ -304,7 +307,7 @@ class FeishuAdapter(Adapter):
         except Exception:
             log.exception("feishu: card click failed")
             return
-        for reply in result.replies:
+        for reply in _keyed_by_click(event, result.replies):
             if reply.updates_card and not reply.reply_handle:
                 reply = OutboundMessage.from_json({**reply.to_json(), "reply_handle": dict(event.reply_handle)})
             await self._send_quietly(reply)
@@ -353,6 +356,18 @@ class FeishuAdapter(Adapter):
             await self._session.close()
             self._session = None
         return problems
+
+
+def _keyed_by_click(event: InboundEvent, replies: Sequence[OutboundMessage]) -> list[OutboundMessage]:
+    """The click's replies, each with a uuid from the click's event_id and its place in the answer.
+
+    Sent directly (not through the outbox), they would otherwise get a hash of their content, and
+    Feishu drops a later identical reply (another click, same text) within its uuid window.
+    """
+    return [
+        reply if reply.idempotency_key else replace(reply, idempotency_key=f"{event.message_id}:{index}")
+        for index, reply in enumerate(replies)
+    ]
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -246,7 +246,9 @@ async def test_bad_input_is_refused(
         assert secret not in caplog.text
 
 
-async def test_token_mode_without_encrypt_key(make_adapter: Callable[..., FeishuAdapter], recorder: Recorder) -> None:
+async def test_token_mode_without_encrypt_key(
+    make_adapter: Callable[..., FeishuAdapter], recorder: Recorder, clock: ManualClock
+) -> None:
     adapter = make_adapter(encrypt_key="")
     http = await serve(adapter)
     try:
@@ -257,7 +259,8 @@ async def test_token_mode_without_encrypt_key(make_adapter: Callable[..., Feishu
         encrypted = json.dumps({"encrypt": encrypt(b"{}", "k")}).encode()
         assert (await post(http, encrypted, {}))[0] == 400
         good = message_event("oc_1", "ou_alice", "/help")
-        assert (await post(http, json.dumps(good).encode(), {}))[0] == 200
+        stamp = {"X-Lark-Request-Timestamp": str(int(clock.now().timestamp()))}
+        assert (await post(http, json.dumps(good).encode(), stamp))[0] == 200
         await adapter.idle()
         assert [e.text for e in recorder.events] == ["/help"]
     finally:
@@ -353,3 +356,26 @@ async def test_identical_replies_to_two_clicks_are_both_posted(
     sent = standin.sent_to("oc_1")
     assert [s.uuid for s in sent] == ["cb_click_one:1", "cb_click_two:1"]
     assert len({s.message_id for s in sent}) == 2  # Feishu posted both, not one
+
+
+async def test_token_mode_checks_the_request_timestamp(
+    make_adapter: Callable[..., FeishuAdapter], recorder: Recorder, clock: ManualClock
+) -> None:
+    adapter = make_adapter(encrypt_key="")
+    http = await serve(adapter)
+    now = int(clock.now().timestamp())
+    try:
+        cases = [
+            ({}, 401),  # no timestamp at all: the window cannot be checked
+            ({"X-Lark-Request-Timestamp": str(now - 3600)}, 401),  # stale
+            ({"X-Lark-Request-Timestamp": "9" * 5000}, 400),  # nonsense
+            ({"X-Lark-Request-Timestamp": str(now)}, 200),
+        ]
+        for headers, status in cases:
+            payload = message_event("oc_1", "ou_alice", "/help")
+            assert (await post(http, json.dumps(payload).encode(), headers))[0] == status, headers
+        await adapter.idle()
+        assert len(recorder.events) == 1
+    finally:
+        await http.close()
+        await adapter.stop()
