@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 
 from hubao.adapters.dingtalk.decode import encode_track_id
 
 from .conftest import MakeAdapter, Recorder
-from .standin import CLIENT_SECRET, StandIn
+from .standin import CLIENT_SECRET, WEBHOOK_SECRET, WEBHOOK_TOKEN, StandIn
 
 
 async def test_signed_callback_is_dispatched(
@@ -45,8 +46,9 @@ async def test_repeated_msg_id_keeps_its_dedupe_key(
 
 
 async def test_bad_input_is_refused_and_nothing_dispatched(
-    make_adapter: MakeAdapter, http_client, standin: StandIn, recorder: Recorder, clock
+    make_adapter: MakeAdapter, http_client, standin: StandIn, recorder: Recorder, clock, caplog
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     adapter = make_adapter(transport="http", max_body_bytes=4096)
     client = await http_client(adapter)
     body = json.dumps(standin.robot_message("/list"))
@@ -72,6 +74,9 @@ async def test_bad_input_is_refused_and_nothing_dispatched(
     assert resp.status == 413
     await adapter.drain()
     assert recorder.events == []
+    assert "rejected" in caplog.text  # refusals are logged ...
+    for secret in (CLIENT_SECRET, WEBHOOK_SECRET, WEBHOOK_TOKEN, standin.signed_headers()["sign"]):
+        assert secret not in caplog.text  # ... without a secret or a valid signature
 
 
 async def test_signature_uses_the_app_secret_header_value_raw(

@@ -16,6 +16,17 @@ from .standin import encrypt, sign
 VECTORS = Path(__file__).with_name("vectors.json")
 
 
+# The project's copy of the shared vector file (all platforms).
+PROJECT_VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "vectors.json"
+
+
+def test_local_copy_equals_the_feishu_entries_of_the_project_vectors() -> None:
+    local = json.loads(VECTORS.read_text(encoding="utf-8"))["vectors"]
+    shared = json.loads(PROJECT_VECTORS.read_text(encoding="utf-8"))["vectors"]
+    assert local == [v for v in shared if v["platform"] == "feishu"]
+    assert {v["platform"] for v in local} == {"feishu"} and local
+
+
 def vector(vector_id: str) -> dict[str, Any]:
     data = json.loads(VECTORS.read_text(encoding="utf-8"))
     return next(v for v in data["vectors"] if v["id"] == vector_id)
