@@ -138,7 +138,7 @@ class RobotWebhook:
                 limit=self._timeout,
             )
         except DeliveryError as exc:
-            return str(exc)
+            return f"group robot for chat {chat_id}: {exc}"
         errcode = answer.get("errcode")
         if errcode == BAD_KEY or errcode in (40001, 40014, 42001):
             return f"group robot for chat {chat_id}: key refused (errcode {errcode} {answer.get('errmsg', '')})"

@@ -125,3 +125,10 @@ async def test_reply_with_mentions_pings_through_the_robot(
         {"msgtype": "text", "text": {"content": "已指派给 张三", "mentioned_list": ["zhangsan"]}}
     ]
     clock.advance(timedelta(hours=2))
+
+
+async def test_doctor_names_the_chat_of_an_unreachable_robot(make_adapter: Any) -> None:
+    bot = make_adapter(transport="http", api_base="http://127.0.0.1:9", webhook_keys={"wrGroup1": "robot-key-1"})
+    problems = await bot.check()
+    [robot] = [p for p in problems if "group robot" in p]
+    assert "wrGroup1" in robot and "robot-key-1" not in robot
