@@ -29,6 +29,10 @@ CALLBACK_PATH = "/callback/dingtalk"
 CARD_CALLBACK_PATH = "/callback/dingtalk/card/{token}"
 # HTTP callbacks are answered within this time; a slower dispatch finishes in the background.
 ANSWER_WITHIN = 0.8
+# A dispatch failing after the delivery was ACKed/answered is tried again in process, this many times
+# in all, waiting DISPATCH_BACKOFF seconds then twice that (0.6 s in all, inside ANSWER_WITHIN).
+DISPATCH_ATTEMPTS = 3
+DISPATCH_BACKOFF = 0.2
 
 
 class DingTalkAdapter(Adapter):
@@ -77,7 +81,7 @@ class DingTalkAdapter(Adapter):
         DingTalk will not send it again: a failure is retried here a few times with a short
         backoff. The kernel's de-duplication makes a retry of a half-done dispatch harmless.
         """
-        attempts = self.settings.dispatch_attempts
+        attempts = DISPATCH_ATTEMPTS
         for attempt in range(1, attempts + 1):
             try:
                 result = await self.context.dispatch(event)
@@ -88,7 +92,7 @@ class DingTalkAdapter(Adapter):
                     return False
                 why = "dingtalk: dispatch of %s failed (try %d); retrying"
                 log.warning(why, event.message_id, attempt, exc_info=True)
-                await asyncio.sleep(self.settings.dispatch_backoff * 2 ** (attempt - 1))
+                await asyncio.sleep(DISPATCH_BACKOFF * 2 ** (attempt - 1))
         if result.duplicate:
             log.info("dingtalk: duplicate delivery %s ignored", event.message_id)
         return True

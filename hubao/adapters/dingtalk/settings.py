@@ -60,11 +60,6 @@ class Settings(Section):
     reconnect_max: float = Field(default=60.0, gt=0)
     request_timeout: float = Field(default=10.0, gt=0)
 
-    # A dispatch that fails after the delivery was ACKed/answered is tried again in process this many
-    # times in all, waiting dispatch_backoff seconds and twice that between tries (dedupe makes it safe).
-    dispatch_attempts: int = Field(default=3, ge=1, le=10)
-    dispatch_backoff: float = Field(default=0.2, ge=0)
-
     # HTTP callback: accepted clock skew of the signed timestamp, seconds.
     signature_window: float = Field(default=3600.0, gt=0)
     # A session webhook this close to expiry is not used any more, seconds.

@@ -191,7 +191,7 @@ async def test_deeply_nested_json_is_refused_not_a_server_error(
 async def test_a_dispatch_failing_once_is_retried_and_answered_200(
     make_adapter: MakeAdapter, http_client, standin: StandIn, recorder: Recorder
 ) -> None:
-    adapter = make_adapter(transport="http", dispatch_backoff=0.01)
+    adapter = make_adapter(transport="http")
     client = await http_client(adapter)
     failures = [RuntimeError("database hiccup")]
 

@@ -165,7 +165,7 @@ async def test_a_dispatch_failing_after_the_ack_is_retried(
             raise failures.pop()
 
     recorder.gate = fails_once
-    adapter = make_adapter(keepalive=5.0, dispatch_backoff=0.01)
+    adapter = make_adapter(keepalive=5.0)
     await adapter.start()
     await standin.wait_connected()
     mid = await standin.push_message(standin.robot_message("/list", msg_id="m-retry"))
