@@ -58,7 +58,7 @@ def assert_renders_on_every_platform(message: OutboundMessage) -> None:
     openapi = json.loads(dingtalk.openapi_body(message, "robot", "cid")["msgParam"])
     for text in (webhook["text"], openapi["text"]):
         assert len(text.encode()) <= DingTalkAdapter.max_text_bytes  # sent whole, never split
-        assert [line for line in text.splitlines() if line.strip()] == lines
+        assert [line.rstrip() for line in text.splitlines() if line.strip()] == [line.rstrip() for line in lines]
 
 
 def dingtalk_hard_breaks(message: OutboundMessage) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from hubao.bot.console import ConsoleSession
 from hubao.storage.models import Meeting, MeetingItem, Risk, Timer
 from tests.handlers.console_text import (
@@ -148,7 +146,6 @@ async def test_a_long_meeting_digest_fits_every_platform_in_one_message(console:
     assert_renders_on_every_platform(await last_message(console, "例会纪要"))
 
 
-@pytest.mark.xfail(strict=True, reason="the DingTalk renderer sends single newlines; DingTalk markdown joins them")
 async def test_the_meeting_digest_keeps_its_line_breaks_on_dingtalk(console: ConsoleSession) -> None:
     await _group(console)
     await console.say("alice", "/meeting start 周一例会")

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import aiohttp
-import pytest
 from sqlmodel import select
 
 from hubao.bot.console import ConsoleSession
@@ -266,7 +265,6 @@ async def test_a_full_weekly_summary_fits_every_platform_in_one_message(console:
     assert_renders_on_every_platform(await last_message(console, "互保周报"))
 
 
-@pytest.mark.xfail(strict=True, reason="the DingTalk renderer sends single newlines; DingTalk markdown joins them")
 async def test_the_weekly_summary_keeps_its_line_breaks_on_dingtalk(console: ConsoleSession) -> None:
     await _seed(console)
     await console.say("alice", "/summary")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from hubao.bot.events import Format, OutboundMessage
@@ -15,6 +16,9 @@ ACTION_LABELS = {"ack": "认领", "resolve": "解决", "snooze": "暂缓 1h"}
 
 def at_user_ids(message: OutboundMessage) -> list[str]:
     return list(dict.fromkeys(u.native_id for u in message.mentions if u.platform == "dingtalk"))
+
+
+_SINGLE_NEWLINE = re.compile(r"(?<!\n)\n(?!\n)")
 
 
 def body_text(message: OutboundMessage) -> str:
@@ -57,13 +61,19 @@ def buttons_hint(message: OutboundMessage) -> str:
     return f"\n\n{commands}"
 
 
+def hard_breaks(markdown: str) -> str:
+    """DingTalk markdown joins lines split by one newline; two trailing spaces keep the break."""
+    return _SINGLE_NEWLINE.sub("  \n", markdown)
+
+
 def webhook_body(message: OutboundMessage, *, with_buttons_hint: bool = True) -> dict[str, Any]:
     """Body for a sessionWebhook or custom robot webhook (same shape)."""
     text = body_text(message)
     hint = buttons_hint(message) if with_buttons_hint else ""
     at = {"atUserIds": at_user_ids(message), "isAtAll": message.mention_all}
     if message.format is Format.MARKDOWN or hint:
-        return {"msgtype": "markdown", "markdown": {"title": title_of(message), "text": text + hint}, "at": at}
+        markdown = {"title": title_of(message), "text": hard_breaks(text) + hint}
+        return {"msgtype": "markdown", "markdown": markdown, "at": at}
     return {"msgtype": "text", "text": {"content": text}, "at": at}
 
 
@@ -72,7 +82,7 @@ def openapi_body(message: OutboundMessage, robot_code: str, chat_id: str) -> dic
     text = body_text(message)
     hint = buttons_hint(message)
     if message.format is Format.MARKDOWN or hint:
-        key, param = "sampleMarkdown", {"title": title_of(message), "text": text + hint}
+        key, param = "sampleMarkdown", {"title": title_of(message), "text": hard_breaks(text) + hint}
     else:
         key, param = "sampleText", {"content": text}
     return {
@@ -89,7 +99,7 @@ def card_params(message: OutboundMessage) -> dict[str, str]:
     params = {
         "title": title_of(message),
         # Cards ping through the deliver model's atUserIds; "@<userId>" would show verbatim.
-        "markdown": message.text.replace("@", _NEUTRAL_AT),
+        "markdown": hard_breaks(message.text.replace("@", _NEUTRAL_AT)),
         "risk": str(risk) if risk else "",
         "has_actions": "true" if message.buttons else "false",
     }

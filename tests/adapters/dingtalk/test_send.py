@@ -91,7 +91,7 @@ async def test_markdown_via_openapi(make_adapter: MakeAdapter, standin: StandIn)
     await adapter.send(msg("**周报**\n- 3 open", format=Format.MARKDOWN, title="周报"))
     [sent] = standin.sent
     assert sent.body["msgKey"] == "sampleMarkdown"
-    assert json.loads(sent.body["msgParam"]) == {"title": "周报", "text": "**周报**\n- 3 open"}
+    assert json.loads(sent.body["msgParam"]) == {"title": "周报", "text": "**周报**  \n- 3 open"}
 
 
 async def test_mention_all_goes_through_the_signed_custom_robot(make_adapter: MakeAdapter, standin: StandIn) -> None:
