@@ -145,11 +145,11 @@ def decode_message(payload: Mapping[str, Any], bot: BotIdentity, now: datetime) 
     if raw is None:
         return None
 
-    mentions = message.get("mentions") or ()
-    if not isinstance(mentions, list | tuple):
+    listed = message.get("mentions") or ()
+    if not isinstance(listed, list | tuple):
         raise DecodeError("mentions is not a list")
     by_key: dict[str, Mapping[str, Any]] = {}
-    for item in mentions:
+    for item in listed:
         if isinstance(item, Mapping) and isinstance(item.get("key"), str):
             by_key[item["key"]] = item
 
