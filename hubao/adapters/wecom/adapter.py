@@ -484,6 +484,11 @@ class WeComAdapter(Adapter):
                 problems.append(f"wecom.encoding_aes_key: {exc}")
             if not self.context.public_url:
                 problems.append(f"server.public_url is empty: WeCom cannot reach {CALLBACK_PATH}")
+            if not s.webhook_keys:
+                problems.append(
+                    "no group robot in wecom.webhook_keys: over the HTTP callback the AI bot can only answer "
+                    "messages, so escalations and digests cannot reach any group"
+                )
         elif not problems and self.connection is not None and not self.connection.is_online:
             name = self.connection.lease_name
             if await self.context.leases.try_acquire(name, timedelta(seconds=s.lease_ttl)):

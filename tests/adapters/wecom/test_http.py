@@ -275,7 +275,13 @@ async def test_check_reports_http_problems(make_adapter: Any, standin: WeComStan
     assert any("wrOther" in p and "93000" in p for p in problems)
     assert not any("wrGroup1" in p for p in problems)
     assert not any("stale-key" in p for p in problems)
+    assert not any("webhook_keys" in p for p in problems)
     assert standin.robot == []  # probing does not post anything
+
+
+async def test_check_warns_that_http_without_a_group_robot_cannot_escalate(make_adapter: Any) -> None:
+    problems = await make_adapter(transport="http", public_url="https://bot.example.com").check()
+    assert any("webhook_keys" in p and "escalations" in p for p in problems)
 
 
 async def test_callback_is_answered_before_the_command_is_processed(
