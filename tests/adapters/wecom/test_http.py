@@ -280,7 +280,7 @@ async def test_check_reports_http_problems(make_adapter: Any, standin: WeComStan
 
 
 async def test_check_warns_that_http_without_a_group_robot_cannot_escalate(make_adapter: Any) -> None:
-    problems = await make_adapter(transport="http", public_url="https://bot.example.com").check()
+    problems = await make_adapter(transport="http", public_url="https://bot.example.com", webhook_keys={}).check()
     assert any("webhook_keys" in p and "escalations" in p for p in problems)
 
 
