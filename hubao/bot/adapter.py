@@ -6,7 +6,7 @@ the one ``dispatch`` callable it was given; it renders and sends :class:`Outboun
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,8 +85,6 @@ class Adapter:
         """``hubao doctor``: problems with the configured credentials and URLs (empty = fine)."""
         return []
 
-
-AdapterFactory = Callable[..., Adapter]
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import BaseModel
 
-from hubao.bot.adapter import Adapter, AdapterContext, DispatchResult
+from hubao.bot.adapter import Adapter, AdapterContext, AdapterModule, DispatchResult
 from hubao.bot.clock import Clock, SystemClock
 from hubao.bot.config import Config, load_config
 from hubao.bot.delivery import Deliverer, RetryPolicy, parse_rate
@@ -66,8 +65,9 @@ PLATFORMS: dict[str, str] = {
 }
 
 
-def platform_module(name: str) -> ModuleType:
-    return importlib.import_module(PLATFORMS[name])
+def platform_module(name: str) -> AdapterModule:
+    """An adapter package: its ``Settings`` model and ``create`` factory."""
+    return cast(AdapterModule, importlib.import_module(PLATFORMS[name]))
 
 
 def platform_settings_models() -> dict[str, type[BaseModel]]:

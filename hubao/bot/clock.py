@@ -48,7 +48,3 @@ class ManualClock:
             raise ValueError("time only moves forward")
         self._now = when
 
-
-def utc(dt: datetime) -> datetime:
-    """Normalise a datetime read back from a database (SQLite drops tzinfo) to aware UTC."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

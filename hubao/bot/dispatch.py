@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import Any, Protocol
 
 from hubao.bot.adapter import DispatchResult
@@ -102,11 +103,7 @@ class Dispatcher:
         except UnknownCommand as exc:
             return say(t("error.unknown_command", word=exc.word or "/", help="/help"))
         except UsageError as exc:
-            said = event.text.strip()[1:].split()[:2]  # "admin policy" before "admin"
-            spec = (self.router.get(" ".join(said)) if len(said) > 1 else None) or (
-                self.router.get(said[0]) if said else None
-            )
-            return say(_usage_text(t, spec.usage if spec else "/help", exc.detail))
+            return say(_usage_text(t, exc.usage or "/help", exc.detail))
         spec, args = invocation.spec, invocation.args
 
         if group is None and spec.needs_group:
@@ -117,7 +114,7 @@ class Dispatcher:
                 known = {u.name for u in found}
                 missing = next(n for n in args.unresolved if n not in known)
                 return say(t("error.unknown_user", name=missing))
-            args = type(args)(**{**_fields(args), "users": args.users + tuple(found), "unresolved": ()})
+            args = replace(args, users=args.users + tuple(found), unresolved=())
         if ArgKind.USER in spec.requires and not args.users:
             return say(_usage_text(t, spec.usage, ""))
 
@@ -163,7 +160,3 @@ def _usage_text(t: Catalog, usage: str, detail: str) -> str:
     if detail:
         return t("error.bad_args_detail", detail=detail, usage=usage)
     return t("error.bad_args", usage=usage)
-
-
-def _fields(args: Any) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in args.__slots__}

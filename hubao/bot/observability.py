@@ -30,10 +30,6 @@ class Metrics:
         self.inbound = Counter(
             "hubao_inbound_events", "Inbound events by platform and outcome", ["platform", "outcome"], registry=r
         )
-        self.rejected = Counter(
-            "hubao_inbound_rejected", "Callbacks refused before dispatch (signature, size, body)",
-            ["platform", "reason"], registry=r,
-        )
         self.command_seconds = Histogram(
             "hubao_command_seconds", "Time to dispatch one inbound event", ["platform"],
             buckets=LATENCY_BUCKETS, registry=r,

@@ -73,9 +73,10 @@ class ArgKind(Enum):
 class UsageError(Exception):
     """Bad arguments: the reply shows ``detail`` and the command's usage."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, usage: str = "") -> None:
         super().__init__(detail)
         self.detail = detail
+        self.usage = usage  # set by the router to the usage of the command it was parsing
 
 
 class Refused(Exception):
@@ -279,7 +280,11 @@ class Router:
             tokens = tokens[1:]
         if spec is None:
             raise UnknownCommand(clean_word(text.split()[0])[:32])
-        return Invocation(spec, parse_args(spec, tokens, event))
+        try:
+            return Invocation(spec, parse_args(spec, tokens, event))
+        except UsageError as exc:
+            exc.usage = spec.usage
+            raise
 
 
 class UnknownCommand(Exception):

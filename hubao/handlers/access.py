@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -100,7 +100,11 @@ async def is_partner(session: AsyncSession, group_id: int, user_id: str, owner_i
 
 
 async def enqueue_messages(
-    session: AsyncSession, messages: Iterable[OutboundMessage], key_prefix: str, now: Any, not_before: Any = None
+    session: AsyncSession,
+    messages: Iterable[OutboundMessage],
+    key_prefix: str,
+    now: datetime,
+    not_before: datetime | None = None,
 ) -> None:
     """Queue messages under keys derived from their cause, so a repeated cause queues nothing new."""
     items = [(f"{key_prefix}:{i}", m.to_json(), int(m.lane)) for i, m in enumerate(messages)]

@@ -12,7 +12,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Lane, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
-from hubao.bot.timeparse import parse_deadline, parse_duration
+from hubao.bot.timeparse import format_duration, parse_deadline, parse_duration
 from hubao.handlers.common import (
     MAX_CONTENT,
     age_text,
@@ -173,7 +173,7 @@ def router(
         now = ctx.clock.now()
         until = _snooze_until(ctx, config, now, workday)
         if until - now > config.escalation.max_snooze:
-            raise UsageError(ctx.t("risk.snooze_too_long", max=_span(config.escalation.max_snooze)))
+            raise UsageError(ctx.t("risk.snooze_too_long", max=format_duration(config.escalation.max_snooze)))
         risk.snoozed_until = until
         # Recomputed, not just pushed later: a second, shorter snooze brings the next step back.
         risk.next_step_at = _next_step_at(risk, calendar_for(ctx.group))
@@ -430,12 +430,6 @@ def next_workday_start(now: datetime, zone: ZoneInfo, start: time, is_workday: C
         if is_workday(day):
             break
     return datetime.combine(day, start, zone).astimezone(UTC)
-
-
-def _span(delta: timedelta) -> str:
-    from hubao.bot.timeparse import format_duration
-
-    return format_duration(delta)
 
 
 def _clip(text: str, width: int) -> str:

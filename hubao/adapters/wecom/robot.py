@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -119,12 +119,6 @@ class RobotWebhook:
             raise classify(
                 int(errcode) if isinstance(errcode, int) else -1, str(answer.get("errmsg", "")), "group robot"
             )
-
-    async def send_all(self, chat_id: str, bodies: Sequence[dict[str, Any]]) -> None:
-        async with self._lock:
-            self.reserve(chat_id, len(bodies))
-        for body in bodies:
-            await self.send(chat_id, body)
 
     async def probe(self, chat_id: str) -> str | None:
         """``hubao doctor``: post an empty text (rejected by WeCom without sending); None when the key works."""
