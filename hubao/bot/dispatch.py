@@ -127,7 +127,7 @@ class Dispatcher:
             return say(t("error.refused", who=describe_roles(spec.roles | Role.ADMIN, t)))
 
         ctx: CommandContext[Any] = CommandContext(
-            event=event, spec=spec, args=args, session=session, clock=self.clock, t=t, group=group, roles=roles
+            event=event, spec=spec, args=args, store=session, clock=self.clock, t=t, group=group, roles=roles
         )
         try:
             await spec.handler(ctx)

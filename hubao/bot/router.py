@@ -108,12 +108,12 @@ S = TypeVar("S")
 
 @dataclass
 class CommandContext(Generic[S]):
-    """Everything a handler sees: the neutral event, its group, a session, the clock, replies."""
+    """Everything a handler sees: the neutral event, its group, the store's transaction, the clock, replies."""
 
     event: InboundEvent
     spec: CommandSpec
     args: Args
-    session: S
+    store: S  # the backend's transaction for this command
     clock: Clock
     t: Catalog
     group: Any = None  # the group record; None only for commands that need none

@@ -6,9 +6,10 @@ belongs to, automatic membership, @name resolution, the actor's roles, and the o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,9 +18,11 @@ from hubao.bot.config import Config
 from hubao.bot.dispatch import RiskNotFound
 from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.router import Role
-from hubao.storage import repo
+from hubao.storage import records, repo
 from hubao.storage.db import Database
-from hubao.storage.models import Group
+from hubao.storage.models import Member
+from hubao.storage.records import GroupRow, MemberRow
+from hubao.storage.tx import Tx
 
 
 class StoreBackend:
@@ -28,33 +31,30 @@ class StoreBackend:
         self.config = config
         self.clock = clock
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.db.transaction() as session:
-            yield session
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        return self.db.command()
 
-    async def first_delivery(self, session: AsyncSession, key: str) -> bool:
-        return await repo.record_delivery(session, key, self.clock.now())
+    async def first_delivery(self, tx: Tx, key: str) -> bool:
+        return await records.record_delivery(tx, key, self.clock.now())
 
-    async def load_group(self, session: AsyncSession, event: InboundEvent) -> Group | None:
-        return await repo.get_group(session, event.platform, event.chat_id)
+    async def load_group(self, tx: Tx, event: InboundEvent) -> GroupRow | None:
+        return await records.group_by_chat(tx, event.platform, event.chat_id)
 
-    def locale_of(self, group: Group | None) -> str:
+    def locale_of(self, group: GroupRow | None) -> str:
         return (group.locale if group is not None and group.locale else None) or self.config.bot.locale
 
-    async def enroll(self, session: AsyncSession, group: Group, user: User) -> None:
+    async def enroll(self, tx: Tx, group: GroupRow, user: User) -> None:
         if self.config.bot.auto_join:
-            await repo.upsert_member(session, _id(group), user.id, user.name, self.clock.now())
+            await records.enrol(tx, group.id, user.id, user.name, self.clock.now())
         elif user.name:
-            member = await repo.get_member(session, _id(group), user.id)
+            member = (await records.roster(tx, group.id)).get(user.id)
             if member is not None and member.name != user.name:
-                member.name = user.name
-                session.add(member)
+                await records.rename(tx, member, user.name)
 
-    async def resolve_names(self, session: AsyncSession, group: Group | None, names: Sequence[str]) -> list[User]:
+    async def resolve_names(self, tx: Tx, group: GroupRow | None, names: Sequence[str]) -> list[User]:
         if group is None:
             return []
-        roster = await repo.members(session, _id(group))
+        roster = [m for m in (await records.roster(tx, group.id)).values() if m.active]
         found: list[User] = []
         for name in names:
             match = next((m for m in roster if name in (m.name, m.user_id, m.user_id.split(":", 1)[-1])), None)
@@ -62,40 +62,42 @@ class StoreBackend:
                 found.append(User(match.user_id, match.name or name))
         return found
 
-    async def roles_of(self, session: AsyncSession, group: Group | None, user: User, risk_number: int | None) -> Role:
+    async def roles_of(self, tx: Tx, group: GroupRow | None, user: User, risk_number: int | None) -> Role:
         roles = Role.ANYONE
-        if user.id in self.config.bot.admins or await repo.is_bot_admin(session, user.id):
+        if user.id in self.config.bot.admins or await records.is_admin(tx, user.id):
             roles |= Role.ADMIN
         if group is None:
             return roles
-        member = await repo.get_member(session, _id(group), user.id)
+        roster = await records.roster(tx, group.id)
+        member = roster.get(user.id)
         if member is not None and member.active:
             roles |= Role.MEMBER
         if group.leader_id == user.id:
             roles |= Role.LEADER
         if risk_number is not None:
-            risk = await repo.get_risk(session, _id(group), risk_number)
+            risk = await records.risk_by_number(tx, group.id, risk_number)
             if risk is None:
                 raise RiskNotFound(risk_number)
             if risk.owner_id == user.id:
                 roles |= Role.OWNER
             if risk.reporter_id == user.id:
                 roles |= Role.REPORTER
-            if await is_partner(session, _id(group), user.id, risk.owner_id):
+            if partners(roster, user.id, risk.owner_id):
                 roles |= Role.PARTNER
         return roles
 
-    async def enqueue(self, session: AsyncSession, messages: Sequence[OutboundMessage], key_prefix: str) -> None:
-        await enqueue_messages(session, messages, key_prefix, self.clock.now())
+    async def enqueue(self, tx: Tx, messages: Sequence[OutboundMessage], key_prefix: str) -> None:
+        await records.enqueue(tx, keyed(messages, key_prefix), now=self.clock.now())
 
 
-async def is_partner(session: AsyncSession, group_id: int, user_id: str, owner_id: str) -> bool:
+def partners(roster: Mapping[str, MemberRow | Member], user_id: str, owner_id: str) -> bool:
+    """Whether ``user_id`` is the partner of ``owner_id`` (either of the two may have named the other)."""
     if user_id == owner_id:
         return False
-    owner = await repo.get_member(session, group_id, owner_id)
+    owner = roster.get(owner_id)
     if owner is not None and owner.partner_id == user_id:
         return True
-    member = await repo.get_member(session, group_id, user_id)
+    member = roster.get(user_id)
     return member is not None and member.partner_id == owner_id
 
 
@@ -107,10 +109,9 @@ async def enqueue_messages(
     not_before: datetime | None = None,
 ) -> None:
     """Queue messages under keys derived from their cause, so a repeated cause queues nothing new."""
-    items = [(f"{key_prefix}:{i}", m.to_json(), int(m.lane)) for i, m in enumerate(messages)]
-    await repo.enqueue(session, items, now=now, not_before=not_before)
+    await repo.enqueue(session, keyed(messages, key_prefix), now=now, not_before=not_before)
 
 
-def _id(group: Group) -> int:
-    assert group.id is not None
-    return group.id
+def keyed(messages: Iterable[OutboundMessage], key_prefix: str) -> list[tuple[str, dict[str, Any], int]]:
+    """Outbox items (idempotency key, payload, lane) under keys derived from their cause."""
+    return [(f"{key_prefix}:{i}", m.to_json(), int(m.lane)) for i, m in enumerate(messages)]

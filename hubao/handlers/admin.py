@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from hubao.bot.config import Config
 from hubao.bot.events import User
 from hubao.bot.router import LEVEL_WORDS, CommandContext, Role, Router, UsageError, describe_roles
@@ -30,9 +28,11 @@ from hubao.scheduler.policy import LEVELS, policy_for
 from hubao.storage import admin as admin_store
 from hubao.storage import repo
 from hubao.storage.models import Group
+from hubao.storage.records import GroupRecord
+from hubao.storage.tx import Tx
 
-Ctx = CommandContext[AsyncSession]
-CalendarFor = Callable[[Group], Calendar]
+Ctx = CommandContext[Tx]
+CalendarFor = Callable[[GroupRecord], Calendar]
 ADMIN_OR_LEADER = Role.ADMIN | Role.LEADER
 MIN_REPEAT = timedelta(minutes=5)
 MAX_REPEATS = 20
@@ -63,7 +63,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
 
     async def reschedule_weekly(ctx: Ctx) -> None:
         """The weekly post follows a new slot, zone or calendar at once."""
-        await weekly.schedule_weekly(ctx.session, ctx.group, config, ctx.clock.now(), calendar_for(ctx.group))
+        await weekly.schedule_weekly(ctx.store.session, ctx.group, config, ctx.clock.now(), calendar_for(ctx.group))
 
     @r.command(
         "admin",
@@ -99,7 +99,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
         now = ctx.clock.now()
         leader = ctx.args.users[0] if ctx.args.users else ctx.event.sender
         group = await repo.create_group(
-            ctx.session,
+            ctx.store.session,
             platform=ctx.event.platform,
             chat_id=ctx.event.chat_id,
             name=name,
@@ -107,7 +107,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
             leader_id=leader.id,
         )
         ctx.group = group
-        await repo.upsert_member(ctx.session, group_id(group), leader.id, leader.name, now, reactivate=True)
+        await repo.upsert_member(ctx.store.session, group_id(group), leader.id, leader.name, now, reactivate=True)
         await _audit(ctx, "setup", {"name": name, "leader": leader.id})
         hint = "admin.setup_hint_auto" if config.bot.auto_join else "admin.setup_hint_manual"
         ctx.reply(
@@ -124,14 +124,14 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
     )
     async def leader(ctx: Ctx) -> None:
         new = _one_user(ctx)
-        group: Group = ctx.group
+        group = await _group(ctx)
         if group.leader_id == new.id:
             ctx.reply(ctx.t("admin.leader_same", leader=new.display))
             return
         old = group.leader_id
-        await repo.upsert_member(ctx.session, group_id(group), new.id, new.name, ctx.clock.now(), reactivate=True)
+        await repo.upsert_member(ctx.store.session, group_id(group), new.id, new.name, ctx.clock.now(), reactivate=True)
         group.leader_id = new.id
-        ctx.session.add(group)
+        ctx.store.session.add(group)
         await _audit(ctx, "leader", {"from": old, "to": new.id})
         ctx.reply(ctx.t("admin.leader_set", leader=new.display), mentions=[new])
 
@@ -146,28 +146,28 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
         action = ADD_WORDS.get(ctx.args.words[0].lower()) if len(ctx.args.words) == 1 else None
         if action is None:
             raise UsageError(ctx.args.text[:20])
-        group: Group = ctx.group
+        group = await _group(ctx)
         gid, now = group_id(group), ctx.clock.now()
         changed: list[User] = []
         if action == "add":
             for user in ctx.args.users:
-                row, created = await repo.upsert_member(ctx.session, gid, user.id, user.name, now)
+                row, created = await repo.upsert_member(ctx.store.session, gid, user.id, user.name, now)
                 if created or not row.active:
                     row.active = True
-                    ctx.session.add(row)
+                    ctx.store.session.add(row)
                     changed.append(user)
         else:
             for user in ctx.args.users:
                 if user.id == group.leader_id:
                     raise UsageError(ctx.t("admin.cannot_remove_leader", name=user.display))
             for user in ctx.args.users:
-                found = await repo.get_member(ctx.session, gid, user.id)
+                found = await repo.get_member(ctx.store.session, gid, user.id)
                 if found is None or not found.active:
                     continue
                 row = found
                 await _unlink(ctx, row.user_id)
                 row.active = False
-                ctx.session.add(row)
+                ctx.store.session.add(row)
                 changed.append(user)
         if not changed:
             ctx.reply(ctx.t("admin.members_unchanged"))
@@ -191,13 +191,15 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
             raise UsageError(ctx.t("admin.pair_self"))
         a, b = users
         gid, now = group_id(ctx.group), ctx.clock.now()
-        rows = [(await repo.upsert_member(ctx.session, gid, u.id, u.name, now, reactivate=True))[0] for u in users]
+        rows = [
+            (await repo.upsert_member(ctx.store.session, gid, u.id, u.name, now, reactivate=True))[0] for u in users
+        ]
         if rows[0].partner_id == b.id and rows[1].partner_id == a.id:
             ctx.reply(ctx.t("admin.paired", a=a.display, b=b.display))
             return
         dropped = [*await _unlink(ctx, a.id, keep=b.id), *await _unlink(ctx, b.id, keep=a.id)]
         rows[0].partner_id, rows[1].partner_id = b.id, a.id
-        ctx.session.add_all(rows)
+        ctx.store.session.add_all(rows)
         await _audit(ctx, "pair", {"a": a.id, "b": b.id, "unpaired": dropped})
         ctx.reply(ctx.t("admin.paired", a=a.display, b=b.display), mentions=[a, b])
 
@@ -230,7 +232,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
         levels = LEVELS if word in ("all", "全部") else (LEVEL_WORDS[word].value,) if word in LEVEL_WORDS else None
         if levels is None:
             raise UsageError(words[0][:20])
-        group: Group = ctx.group
+        group = await _group(ctx)
         current: dict[str, Any] = {k: dict(v) for k, v in (group.policy or {}).items()}
         rest = list(words[1:])
         if rest in (["reset"], ["重置"]):
@@ -244,7 +246,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
                 _check_policy(config, level, {**current, level: merged}, ctx)
                 current[level] = merged
         group.policy = current  # a new dict, so the JSON column is written
-        ctx.session.add(group)
+        ctx.store.session.add(group)
         await _audit(ctx, "policy", {"levels": list(levels), **changes})
         ctx.reply("\n".join([ctx.t("admin.policy_set"), *(_policy_line(config, group, lv, ctx) for lv in levels)]))
 
@@ -270,13 +272,13 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
                 zone = _zone(value, ctx)
             else:
                 raise UsageError(word[:30])
-        group: Group = ctx.group
+        group = await _group(ctx)
         group.calendar = kind
         if hours is not None:
             group.work_hours = hours
         if zone is not None:
             group.timezone = zone
-        ctx.session.add(group)
+        ctx.store.session.add(group)
         await reschedule_weekly(ctx)
         await _audit(ctx, "calendar", {"calendar": kind, "hours": hours, "tz": zone})
         ctx.reply(ctx.t("admin.calendar_set", **_calendar_fields(config, group, ctx)))
@@ -290,14 +292,14 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
     )
     async def escalate_to(ctx: Ctx) -> None:
         target = ctx.args.text
-        group: Group = ctx.group
+        group = await _group(ctx)
         if target.lower() in OFF_WORDS:
             group.escalate_to = None
         elif _CHAT.match(target):
             group.escalate_to = target
         else:
             raise UsageError(ctx.t("admin.bad_chat"))
-        ctx.session.add(group)
+        ctx.store.session.add(group)
         await _audit(ctx, "escalate-to", {"chat": group.escalate_to})
         if group.escalate_to is None:
             ctx.reply(ctx.t("admin.escalate_off"))
@@ -312,9 +314,9 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
         summary="help.admin_digest",
     )
     async def digest(ctx: Ctx) -> None:
-        group: Group = ctx.group
+        group = await _group(ctx)
         group.digest_at = _digest_at(ctx.args.words, ctx)
-        ctx.session.add(group)
+        ctx.store.session.add(group)
         await reschedule_weekly(ctx)
         await _audit(ctx, "digest", {"at": group.digest_at})
         ctx.reply(ctx.t("admin.digest_set", at=_digest_text(group.digest_at, ctx), tz=_zone_name(config, group)))
@@ -334,7 +336,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
         now = ctx.clock.now()
         if action == "add":
             if user.id in config.bot.admins or not await admin_store.add_admin(
-                ctx.session, user.id, ctx.event.sender.id, now
+                ctx.store.session, user.id, ctx.event.sender.id, now
             ):
                 ctx.reply(ctx.t("admin.already_admin", name=user.display))
                 return
@@ -343,7 +345,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
             if user.id in config.bot.admins:
                 ctx.reply(ctx.t("admin.admin_in_config", name=user.display))
                 return
-            if not await admin_store.remove_admin(ctx.session, user.id):
+            if not await admin_store.remove_admin(ctx.store.session, user.id):
                 ctx.reply(ctx.t("admin.not_admin", name=user.display))
                 return
             key = "admin.admin_removed"
@@ -371,7 +373,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
         gid = group_id(ctx.group)
         word = ctx.args.text.lower()
         if word in ("revoke", "吊销", *OFF_WORDS):
-            if await admin_store.drop_token(ctx.session, gid):
+            if await admin_store.drop_token(ctx.store.session, gid):
                 await _audit(ctx, "token.revoke", {})
                 ctx.reply(ctx.t("admin.token_revoked"))
             else:
@@ -379,7 +381,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
             return
         if word:
             raise UsageError(word[:20])
-        secret, replaced = await issue_token(ctx.session, gid, ctx.event.sender.id, ctx.clock.now())
+        secret, replaced = await issue_token(ctx.store.session, gid, ctx.event.sender.id, ctx.clock.now())
         await _audit(ctx, "token", {"rotated": replaced})  # never the token itself
         base = config.server.public_url.rstrip("/")
         ctx.reply(
@@ -399,7 +401,7 @@ def router(config: Config, table: Router, calendar_for: CalendarFor = lambda _g:
 
 async def _audit(ctx: Ctx, what: str, data: dict[str, Any]) -> None:
     await repo.add_event(
-        ctx.session,
+        ctx.store.session,
         group_id=group_id(ctx.group),
         risk_id=None,
         actor_id=ctx.event.sender.id,
@@ -418,17 +420,17 @@ def _one_user(ctx: Ctx) -> User:
 
 async def _unlink(ctx: Ctx, user_id: str, keep: str | None = None) -> list[str]:
     """Dissolve ``user_id``'s pairing (unless it is with ``keep``); the ids that lost a partner."""
-    row = await repo.get_member(ctx.session, group_id(ctx.group), user_id)
+    row = await repo.get_member(ctx.store.session, group_id(ctx.group), user_id)
     if row is None or not row.partner_id or row.partner_id == keep:
         return []
     dropped = [row.user_id]
-    other = await admin_store.partner_of(ctx.session, row)
+    other = await admin_store.partner_of(ctx.store.session, row)
     if other is not None and other.partner_id == row.user_id:
         other.partner_id = None
-        ctx.session.add(other)
+        ctx.store.session.add(other)
         dropped.append(other.user_id)
     row.partner_id = None
-    ctx.session.add(row)
+    ctx.store.session.add(row)
     return dropped
 
 
@@ -527,10 +529,10 @@ def _calendar_fields(config: Config, group: Group, ctx: Ctx) -> dict[str, str]:
 
 async def _describe(ctx: Ctx, config: Config) -> str:
     t = ctx.t
-    group: Group = ctx.group
+    group = await _group(ctx)
     gid = group_id(group)
-    names = await roster(ctx.session, group)
-    members = await repo.members(ctx.session, gid)
+    names = await roster(ctx.store.session, group)
+    members = await repo.members(ctx.store.session, gid)
     zone = ZoneInfo(_zone_name(config, group))
     leader = person(group.leader_id, names).display if group.leader_id else t("admin.nobody")
     member_parts = []
@@ -539,8 +541,8 @@ async def _describe(ctx: Ctx, config: Config) -> str:
         if m.partner_id:
             label += t("admin.partner_suffix", partner=person(m.partner_id, names).display)
         member_parts.append(label)
-    token = await admin_store.get_token(ctx.session, gid)
-    stored = [a.user_id for a in await admin_store.stored_admins(ctx.session)]
+    token = await admin_store.get_token(ctx.store.session, gid)
+    stored = [a.user_id for a in await admin_store.stored_admins(ctx.store.session)]
     admin_names = [person(a, names).display for a in dict.fromkeys([*config.bot.admins, *stored])]
     digest = group.digest_at or config.digest.weekly
     token_state = t("admin.token_set", at=_at(token.created_at, zone)) if token else t("admin.token_unset")
@@ -561,3 +563,11 @@ async def _describe(ctx: Ctx, config: Config) -> str:
 
 def _at(moment: datetime, zone: ZoneInfo) -> str:
     return local_time(moment, zone)
+
+
+async def _group(ctx: Ctx) -> Group:
+    """The group as an ORM object, for commands that change it; ``ctx.group`` becomes that object."""
+    group = ctx.group if isinstance(ctx.group, Group) else await ctx.store.session.get(Group, ctx.group.id)
+    assert group is not None  # the dispatcher found it in this transaction
+    ctx.group = group
+    return group

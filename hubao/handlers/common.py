@@ -11,12 +11,12 @@ from hubao.bot.config import Config
 from hubao.bot.events import Button, User
 from hubao.bot.i18n import Catalog
 from hubao.storage import repo
-from hubao.storage.models import Group, Risk
+from hubao.storage.records import GroupRecord, RiskRecord
 
 MAX_CONTENT = 500
 
 
-def group_zone(group: Group | None, config: Config) -> ZoneInfo:
+def group_zone(group: GroupRecord | None, config: Config) -> ZoneInfo:
     return ZoneInfo((group.timezone if group is not None and group.timezone else None) or config.bot.timezone)
 
 
@@ -24,12 +24,12 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%m-%d %H:%M")
 
 
-def group_id(group: Group) -> int:
+def group_id(group: GroupRecord) -> int:
     assert group.id is not None
     return group.id
 
 
-async def roster(session: AsyncSession, group: Group) -> dict[str, User]:
+async def roster(session: AsyncSession, group: GroupRecord) -> dict[str, User]:
     """Everyone the group knows, by user id, with display names."""
     return {m.user_id: User(m.user_id, m.name) for m in await repo.members(session, group_id(group), active_only=False)}
 
@@ -42,14 +42,14 @@ def level_label(level: str, t: Catalog) -> str:
     return t(f"level.{level}")
 
 
-def risk_buttons(risk: Risk, t: Catalog) -> tuple[Button, ...]:
+def risk_buttons(risk: RiskRecord, t: Catalog) -> tuple[Button, ...]:
     if risk.status == "resolved":
         return ()
     actions = ("ack", "resolve", "snooze") if risk.status == "open" else ("resolve", "snooze")
     return tuple(Button(a, risk.number, t(f"button.{a}")) for a in actions)
 
 
-def risk_summary(risk: Risk, names: dict[str, User], t: Catalog, zone: ZoneInfo) -> str:
+def risk_summary(risk: RiskRecord, names: dict[str, User], t: Catalog, zone: ZoneInfo) -> str:
     """The lines that describe a risk's state; shared by replies, cards and escalations."""
     owner = person(risk.owner_id, names)
     lines = [t("risk.headline", number=risk.number, level=level_label(risk.level, t), content=risk.content)]

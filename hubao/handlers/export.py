@@ -40,8 +40,9 @@ from hubao.storage import repo
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Risk, RiskEvent
 from hubao.storage.reports import load_history
+from hubao.storage.tx import Tx
 
-Ctx = CommandContext[AsyncSession]
+Ctx = CommandContext[Tx]
 FORMATS = ("xlsx", "csv")
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -373,7 +374,7 @@ def router(config: Config) -> Router:
         expires = now + config.export.link_ttl
         token = sign_link(config.export.secret, group_id(ctx.group), first, last, fmt, expires)
         await repo.add_event(  # who handed out a download link, for which days — never the token
-            ctx.session,
+            ctx.store.session,
             group_id=group_id(ctx.group),
             risk_id=None,
             actor_id=ctx.event.sender.id,

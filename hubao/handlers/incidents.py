@@ -26,8 +26,9 @@ from hubao.handlers.reports import catalog_for, span_text
 from hubao.handlers.timers import cancel_incident_prompt, schedule_incident_prompt
 from hubao.storage import reports as store
 from hubao.storage.models import Group, Incident, IncidentEntry
+from hubao.storage.tx import Tx
 
-Ctx = CommandContext[AsyncSession]
+Ctx = CommandContext[Tx]
 TIMELINE_HEAD = 10
 TIMELINE_TAIL = 40
 
@@ -56,7 +57,7 @@ def router(config: Config) -> Router:
         now = ctx.clock.now()
         gid = group_id(ctx.group)
         zone = group_zone(ctx.group, config)
-        current = await store.open_incident(ctx.session, gid)
+        current = await store.open_incident(ctx.store.session, gid)
         if current is not None:
             ctx.reply(ctx.t("incident.already_open", title=current.title, at=local_time(current.started_at, zone)))
             return
@@ -71,18 +72,18 @@ def router(config: Config) -> Router:
             open_slot=gid,
         )
         try:
-            async with ctx.session.begin_nested():
-                ctx.session.add(incident)
-                await ctx.session.flush()
+            async with ctx.store.session.begin_nested():
+                ctx.store.session.add(incident)
+                await ctx.store.session.flush()
         except IntegrityError:  # another start won the race
             ctx.reply(ctx.t("incident.already_open", title=title, at=local_time(now, zone)))
             return
-        ctx.session.add(
+        ctx.store.session.add(
             IncidentEntry(
                 incident_id=incident.id or 0, at=now, actor_id=ctx.event.sender.id, kind="started", text=title
             )
         )
-        await schedule_incident_prompt(ctx.session, incident, now + every)
+        await schedule_incident_prompt(ctx.store.session, incident, now + every)
         ctx.reply(
             ctx.t("incident.started", title=title, every=format_duration(every)), mention_all=True, lane=Lane.URGENT
         )
@@ -95,12 +96,12 @@ def router(config: Config) -> Router:
         summary="help.incident_update",
     )
     async def update(ctx: Ctx) -> None:
-        incident = await store.open_incident(ctx.session, group_id(ctx.group), for_update=True)
+        incident = await store.open_incident(ctx.store.session, group_id(ctx.group), for_update=True)
         if incident is None:
             ctx.reply(ctx.t("incident.none_open"))
             return
         now = ctx.clock.now()
-        ctx.session.add(
+        ctx.store.session.add(
             IncidentEntry(
                 incident_id=incident.id or 0, at=now, actor_id=ctx.event.sender.id, kind="update", text=_text(ctx)
             )
@@ -115,7 +116,7 @@ def router(config: Config) -> Router:
         summary="help.incident_end",
     )
     async def end(ctx: Ctx) -> None:
-        incident = await store.open_incident(ctx.session, group_id(ctx.group), for_update=True)
+        incident = await store.open_incident(ctx.store.session, group_id(ctx.group), for_update=True)
         if incident is None:
             ctx.reply(ctx.t("incident.none_open"))
             return
@@ -127,16 +128,16 @@ def router(config: Config) -> Router:
             summary,
             None,
         )
-        ctx.session.add(incident)
-        ctx.session.add(
+        ctx.store.session.add(incident)
+        ctx.store.session.add(
             IncidentEntry(
                 incident_id=incident.id or 0, at=now, actor_id=ctx.event.sender.id, kind="ended", text=summary
             )
         )
-        await ctx.session.flush()
-        await cancel_incident_prompt(ctx.session, incident)
-        entries = await store.incident_entries(ctx.session, incident.id or 0)
-        names = await roster(ctx.session, ctx.group)
+        await ctx.store.session.flush()
+        await cancel_incident_prompt(ctx.store.session, incident)
+        entries = await store.incident_entries(ctx.store.session, incident.id or 0)
+        names = await roster(ctx.store.session, ctx.group)
         text = render_timeline(incident, entries, names, ctx.t, group_zone(ctx.group, config))
         ctx.reply(text, title=ctx.t("incident.timeline_title", title=incident.title), format=Format.MARKDOWN)
 

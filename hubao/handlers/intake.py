@@ -44,6 +44,8 @@ from hubao.storage import admin as admin_store
 from hubao.storage import repo
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Member, Risk
+from hubao.storage.records import GroupRecord, RiskRecord
+from hubao.storage.tx import Tx
 
 log = logging.getLogger("hubao.intake")
 
@@ -317,7 +319,7 @@ class Intake:
     def config(self) -> Config:
         return self.services.config
 
-    def _calendar_for(self) -> Callable[[Group], Calendar]:
+    def _calendar_for(self) -> Callable[[GroupRecord], Calendar]:
         book = getattr(self.services, "calendars", None)
         return book if callable(book) else (lambda _g: ALWAYS)
 
@@ -378,14 +380,14 @@ class Intake:
                 if wanted.key is not None:
                     ref = await admin_store.get_ref(session, group_id, "api", wanted.key)
                     if ref is not None:
-                        risk = await session.get(Risk, ref.risk_id)
-                        assert risk is not None
-                        return 200, {"duplicate": True, **_risk_json(risk)}
+                        earlier = await session.get(Risk, ref.risk_id)
+                        assert earlier is not None
+                        return 200, {"duplicate": True, **_risk_json(earlier)}
                 owner = await self._owner(session, group, wanted.owner, strict=True)
                 args = Args(users=(owner,), level=wanted.level, tags=wanted.tags, due=wanted.due,
                             words=(wanted.text,))  # fmt: skip
                 message_id = f"api:{wanted.key or secrets.token_hex(8)}"
-                ctx = self._context(session, group, API_ACTOR, args, message_id, "risk")
+                ctx = await self._context(session, group, API_ACTOR, args, message_id, "risk")
                 try:
                     risk = await create_risk(
                         ctx, self.config, self._calendar_for(), level=wanted.level.value, urgent=wanted.urgent,
@@ -428,7 +430,9 @@ class Intake:
     async def _open_alert(self, session: AsyncSession, group: Group, alert: Alert) -> int:
         owner = await self._owner(session, group, alert.owner, strict=False)
         args = Args(users=(owner,), level=alert.level, tags=alert.tags, words=(alert.text,))
-        ctx = self._context(session, group, ALERT_ACTOR, args, f"alert:{alert.fingerprint}:{alert.starts_at}", "risk")
+        ctx = await self._context(
+            session, group, ALERT_ACTOR, args, f"alert:{alert.fingerprint}:{alert.starts_at}", "risk"
+        )
         try:
             risk = await create_risk(
                 ctx, self.config, self._calendar_for(), level=alert.level.value, urgent=False, source="alert"
@@ -446,7 +450,7 @@ class Intake:
             raise IntakeError(503, "unavailable", "resolve is not available")
         t = _catalog(group, self.config)
         args = Args(risk=risk.number, words=(t("intake.alert_resolved_note"),))
-        ctx = self._context(session, group, ALERT_ACTOR, args, f"alert:{alert.fingerprint}:resolved", "resolve")
+        ctx = await self._context(session, group, ALERT_ACTOR, args, f"alert:{alert.fingerprint}:resolved", "resolve")
         await spec.handler(ctx)
         await self._tell(session, ctx, f"alert:{group.id}:{risk.id}:resolved:{risk.clock_epoch}", "intake.from_alert")
 
@@ -465,9 +469,9 @@ class Intake:
             raise IntakeError(422, "invalid", "the group has no members to own the risk")
         return User(chosen.user_id, chosen.name)
 
-    def _context(
+    async def _context(
         self, session: AsyncSession, group: Group, actor: User, args: Args, message_id: str, command: str
-    ) -> CommandContext[AsyncSession]:
+    ) -> CommandContext[Tx]:
         spec = self.services.router.get(command)
         assert spec is not None
         now = self.services.clock.now()
@@ -475,11 +479,11 @@ class Intake:
             platform=group.platform, chat_id=group.chat_id, sender=actor, text="", message_id=message_id, time=now
         )
         return CommandContext(
-            event=event, spec=spec, args=args, session=session, clock=self.services.clock,
+            event=event, spec=spec, args=args, store=await Tx.over(session), clock=self.services.clock,
             t=_catalog(group, self.config), group=group, roles=Role.ADMIN,
         )  # fmt: skip
 
-    async def _tell(self, session: AsyncSession, ctx: CommandContext[AsyncSession], key: str, source_key: str) -> None:
+    async def _tell(self, session: AsyncSession, ctx: CommandContext[Tx], key: str, source_key: str) -> None:
         """Queue what the command said to the group, marked with where the risk came from."""
         prefix = ctx.t(source_key)
         messages: list[OutboundMessage] = [m.with_text(f"{prefix}\n{m.text}") for m in ctx.out]
@@ -505,7 +509,7 @@ def _catalog(group: Group, config: Config) -> Catalog:
     return Catalog(group.locale or config.bot.locale)
 
 
-def _risk_json(risk: Risk) -> dict[str, Any]:
+def _risk_json(risk: RiskRecord) -> dict[str, Any]:
     return {
         "number": risk.number,
         "status": risk.status,

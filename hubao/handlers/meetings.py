@@ -26,9 +26,11 @@ from hubao.handlers.timers import cancel_meeting_close, schedule_meeting_close
 from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import reports as store
 from hubao.storage.models import Group, Meeting, MeetingItem, Risk
+from hubao.storage.records import GroupRecord
+from hubao.storage.tx import Tx
 
-Ctx = CommandContext[AsyncSession]
-CalendarFor = Callable[[Group], Calendar]
+Ctx = CommandContext[Tx]
+CalendarFor = Callable[[GroupRecord], Calendar]
 KINDS = ("note", "decision", "action")
 SECTION_LIMIT = 50
 ITEM_WIDTH = 200
@@ -58,7 +60,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         now = ctx.clock.now()
         gid = group_id(ctx.group)
         zone = group_zone(ctx.group, config)
-        current = await store.open_meeting(ctx.session, gid)
+        current = await store.open_meeting(ctx.store.session, gid)
         if current is not None:
             ctx.reply(ctx.t("meeting.already_open", title=current.title, at=local_time(current.started_at, zone)))
             return
@@ -67,17 +69,17 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         )
         meeting = Meeting(group_id=gid, title=title, started_by=ctx.event.sender.id, started_at=now, open_slot=gid)
         try:
-            async with ctx.session.begin_nested():
-                ctx.session.add(meeting)
-                await ctx.session.flush()
+            async with ctx.store.session.begin_nested():
+                ctx.store.session.add(meeting)
+                await ctx.store.session.flush()
         except IntegrityError:  # another start won the race
             ctx.reply(ctx.t("meeting.already_open", title=title, at=local_time(now, zone)))
             return
-        await schedule_meeting_close(ctx.session, meeting, config)
+        await schedule_meeting_close(ctx.store.session, meeting, config)
         ctx.reply(ctx.t("meeting.started", title=title, auto=format_duration(config.meetings.auto_close)))
 
     async def record(ctx: Ctx, kind: str) -> None:
-        meeting = await store.open_meeting(ctx.session, group_id(ctx.group), for_update=True)
+        meeting = await store.open_meeting(ctx.store.session, group_id(ctx.group), for_update=True)
         if meeting is None:
             ctx.reply(ctx.t("meeting.none_open"))
             return
@@ -89,7 +91,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
             level = ctx.args.level.value if ctx.args.level else "medium"
             risk = await create_risk(ctx, config, calendar_for, level=level, urgent=False, source="meeting")
             risk_id = risk.id
-        ctx.session.add(
+        ctx.store.session.add(
             MeetingItem(
                 meeting_id=meeting.id or 0,
                 kind=kind,
@@ -100,8 +102,8 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
                 message_id=ctx.event.message_id,
             )
         )
-        await ctx.session.flush()
-        n = sum(1 for item in await store.meeting_items(ctx.session, meeting.id or 0) if item.kind == kind)
+        await ctx.store.session.flush()
+        n = sum(1 for item in await store.meeting_items(ctx.store.session, meeting.id or 0) if item.kind == kind)
         if kind == "action":
             # create_risk answered with the risk card; say it belongs to the meeting.
             card = ctx.out[-1]
@@ -147,12 +149,14 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         summary="help.meeting_end",
     )
     async def end(ctx: Ctx) -> None:
-        meeting = await store.open_meeting(ctx.session, group_id(ctx.group), for_update=True)
+        meeting = await store.open_meeting(ctx.store.session, group_id(ctx.group), for_update=True)
         if meeting is None:
             ctx.reply(ctx.t("meeting.none_open"))
             return
-        digest = await close_meeting(ctx.session, meeting, ctx.group, config, ctx.clock.now(), ctx.event.sender.id)
-        await cancel_meeting_close(ctx.session, meeting)
+        digest = await close_meeting(
+            ctx.store.session, meeting, ctx.group, config, ctx.clock.now(), ctx.event.sender.id
+        )
+        await cancel_meeting_close(ctx.store.session, meeting)
         ctx.reply(digest.text, title=digest.title, format=Format.MARKDOWN)
 
     return r

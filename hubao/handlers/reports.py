@@ -27,8 +27,9 @@ from hubao.handlers.metrics import Figures, MemberFigures, Period, PointRules, c
 from hubao.storage import repo
 from hubao.storage.models import Group, Member
 from hubao.storage.reports import load_history
+from hubao.storage.tx import Tx
 
-Ctx = CommandContext[AsyncSession]
+Ctx = CommandContext[Tx]
 
 OVERDUE_LIMIT = 10
 REMINDER_LIMIT = 15
@@ -351,7 +352,7 @@ def router(config: Config) -> Router:
         which = PERIOD_WORDS.get(ctx.args.text.strip().lower() or "this-week")
         if which not in ("this-week", "last-week"):
             raise UsageError(ctx.t("summary.bad_which"))
-        messages = await weekly_summaries(ctx.session, [ctx.group], config, ctx.clock.now(), which)
+        messages = await weekly_summaries(ctx.store.session, [ctx.group], config, ctx.clock.now(), which)
         message = messages[group_id(ctx.group)]
         ctx.reply(message.text, title=message.title, format=Format.MARKDOWN)
 
@@ -362,8 +363,8 @@ def router(config: Config) -> Router:
     async def stats(ctx: Ctx) -> None:
         named = period_arg(ctx)
         zone = group_zone(ctx.group, config)
-        figures = await figures_for(ctx.session, ctx.group, config, named.period, ctx.clock.now())
-        names = await roster(ctx.session, ctx.group)
+        figures = await figures_for(ctx.store.session, ctx.group, config, named.period, ctx.clock.now())
+        names = await roster(ctx.store.session, ctx.group)
         t = ctx.t
         label = t("stats.period_label", label=named.label(t), range=range_text(named.period, zone))
         if ctx.args.users:
@@ -389,7 +390,7 @@ def router(config: Config) -> Router:
             )
             ctx.reply(text, title=t("stats.member_title", name=name, period=label), format=Format.MARKDOWN)
             return
-        active = [m.user_id for m in await repo.members(ctx.session, group_id(ctx.group))]
+        active = [m.user_id for m in await repo.members(ctx.store.session, group_id(ctx.group))]
         lines = [
             t(
                 "summary.counts",
@@ -426,8 +427,8 @@ def router(config: Config) -> Router:
     )  # fmt: skip
     async def points(ctx: Ctx) -> None:
         named = period_arg(ctx)
-        figures = await figures_for(ctx.session, ctx.group, config, named.period, ctx.clock.now())
-        names = await roster(ctx.session, ctx.group)
+        figures = await figures_for(ctx.store.session, ctx.group, config, named.period, ctx.clock.now())
+        names = await roster(ctx.store.session, ctx.group)
         t = ctx.t
         lines = [
             *board_lines(figures, names, t, POINTS_LIMIT),
@@ -446,8 +447,8 @@ def router(config: Config) -> Router:
     )  # fmt: skip
     async def points_why(ctx: Ctx) -> None:
         named = period_arg(ctx)
-        figures = await figures_for(ctx.session, ctx.group, config, named.period, ctx.clock.now())
-        names = await roster(ctx.session, ctx.group)
+        figures = await figures_for(ctx.store.session, ctx.group, config, named.period, ctx.clock.now())
+        names = await roster(ctx.store.session, ctx.group)
         zone = group_zone(ctx.group, config)
         t = ctx.t
         user = ctx.args.users[0]

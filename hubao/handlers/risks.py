@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.bot.config import Config
 from hubao.bot.events import Lane, User
@@ -23,16 +21,16 @@ from hubao.handlers.common import (
     person,
     risk_buttons,
     risk_summary,
-    roster,
 )
 from hubao.scheduler.calendar import ALWAYS, Calendar, Holidays
 from hubao.scheduler.escalation import RiskView, due_at
 from hubao.scheduler.policy import Policy, policy_for
-from hubao.storage import repo
-from hubao.storage.models import Group, Risk
+from hubao.storage import records, repo
+from hubao.storage.records import BoardRow, GroupRecord, RiskRecord, RiskRow
+from hubao.storage.tx import Tx
 
-Ctx = CommandContext[AsyncSession]
-CalendarFor = Callable[[Group], Calendar]
+Ctx = CommandContext[Tx]
+CalendarFor = Callable[[GroupRecord], Calendar]
 LIST_LIMIT = 30
 
 
@@ -79,7 +77,7 @@ def router(
         risk.acked_at = now
         risk.status = "acknowledged"
         risk.next_step_at = _next_step_at(risk, calendar_for(ctx.group))
-        await _save(ctx, risk, "acknowledged", {"late": now > risk.respond_by})
+        await _save(ctx, risk, "acknowledged", {"late": now > risk.respond_by}, "acked_at", "status", "next_step_at")
         await _answer(ctx, risk, config, "risk.acked")
 
     @r.command(
@@ -100,7 +98,8 @@ def router(
         risk.next_step_at, risk.snoozed_until = None, None
         if risk.acked_at is None:
             risk.acked_at = now  # resolving answers the reminder too
-        await _save(ctx, risk, "resolved", {"note": note, "on_time": now <= risk.resolve_by})
+        changed = ("status", "resolved_at", "resolution", "next_step_at", "snoozed_until", "acked_at")
+        await _save(ctx, risk, "resolved", {"note": note, "on_time": now <= risk.resolve_by}, *changed)
         await _answer(ctx, risk, config, "risk.resolved")
 
     @r.command(
@@ -125,9 +124,10 @@ def router(
         risk.clock_epoch += 1
         risk.snoozed_until = None
         risk.next_step_at = risk.respond_by
-        await _save(
-            ctx, risk, "reopened", {"reason": ctx.args.text[:MAX_CONTENT], "resolve_by": risk.resolve_by.isoformat()}
-        )
+        data: dict[str, object] = {"reason": ctx.args.text[:MAX_CONTENT], "resolve_by": risk.resolve_by.isoformat()}
+        changed = ("status", "resolved_at", "acked_at", "resolution", "respond_by", "resolve_by", "respond_pings",
+                   "resolve_pings", "clock_epoch", "snoozed_until", "next_step_at")  # fmt: skip
+        await _save(ctx, risk, "reopened", data, *changed)
         await _answer(ctx, risk, config, "risk.reopened", ping_owner=True)
 
     @r.command(
@@ -146,10 +146,10 @@ def router(
         if new_owner.id == risk.owner_id:
             ctx.reply(ctx.t("risk.same_owner", number=risk.number, owner=new_owner.display))
             return
-        await repo.upsert_member(ctx.session, group_id(ctx.group), new_owner.id, new_owner.name, ctx.clock.now())
+        await records.enrol(ctx.store, group_id(ctx.group), new_owner.id, new_owner.name, ctx.clock.now())
         old = risk.owner_id
         risk.owner_id = new_owner.id
-        await _save(ctx, risk, "assigned", {"from": old, "to": new_owner.id})
+        await _save(ctx, risk, "assigned", {"from": old, "to": new_owner.id}, "owner_id")
         await _answer(ctx, risk, config, "risk.assigned", ping_owner=True)
 
     @r.command("note", aliases=["备注"], roles=Role.MEMBER, usage="/note <#n> <text>", summary="help.note")
@@ -177,7 +177,7 @@ def router(
         risk.snoozed_until = until
         # Recomputed, not just pushed later: a second, shorter snooze brings the next step back.
         risk.next_step_at = _next_step_at(risk, calendar_for(ctx.group))
-        await _save(ctx, risk, "snoozed", {"until": until.isoformat()})
+        await _save(ctx, risk, "snoozed", {"until": until.isoformat()}, "snoozed_until", "next_step_at")
         zone = group_zone(ctx.group, config)
         ctx.reply(ctx.t("risk.snoozed", number=risk.number, until=local_time(until, zone)))
 
@@ -193,22 +193,22 @@ def router(
         scope = scopes[scope]
         now = ctx.clock.now()
         gid = group_id(ctx.group)
-        statuses = ("open", "acknowledged", "resolved") if scope == "all" else repo.OPEN_STATES
+        statuses = ("open", "acknowledged", "resolved") if scope == "all" else records.OPEN_STATES
         owner_id = ctx.event.sender.id if scope == "mine" else None
         overdue_at = now if scope == "overdue" else None
-        risks = await repo.list_risks(
-            ctx.session, gid, statuses=statuses, owner_id=owner_id, overdue_at=overdue_at, limit=LIST_LIMIT + 1
+        risks = await records.board(
+            ctx.store, gid, statuses=statuses, owner_id=owner_id, overdue_at=overdue_at, limit=LIST_LIMIT + 1
         )
         total = len(risks)
         if total > LIST_LIMIT:  # only a long board needs counting
-            total = await repo.count_risks(ctx.session, gid, statuses, owner_id=owner_id, overdue_at=overdue_at)
-        names = await roster(ctx.session, ctx.group)
+            total = await records.count_risks(ctx.store, gid, statuses, owner_id=owner_id, overdue_at=overdue_at)
+        names = await _names(ctx)
         ctx.reply(render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total))
 
     @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show")
     async def show(ctx: Ctx) -> None:
         risk = await _risk(ctx)
-        names = await roster(ctx.session, ctx.group)
+        names = await _names(ctx)
         zone = group_zone(ctx.group, config)
         lines = [risk_summary(risk, names, ctx.t, zone)]
         reporter = person(risk.reporter_id, names)
@@ -216,7 +216,7 @@ def router(
         if risk.resolution:
             lines.append(ctx.t("risk.line_resolution", note=risk.resolution))
         lines.append(ctx.t("risk.timeline"))
-        for event in await repo.risk_events(ctx.session, risk.id or 0):
+        for event in await repo.risk_events(ctx.store.session, risk.id):
             actor = ctx.t("actor.system") if event.actor_id == "system" else person(event.actor_id, names).display
             detail = describe_event(event.kind, event.data, names, ctx, zone)
             lines.append(f"  {local_time(event.at, zone)} {actor} {detail}")
@@ -227,18 +227,18 @@ def router(
 
 async def create_risk(
     ctx: Ctx, config: Config, calendar_for: CalendarFor, *, level: str, urgent: bool, source: str = "chat"
-) -> Risk:
+) -> RiskRow:
     content = ctx.args.text.strip()
     if not content:
         raise UsageError("")
     if len(content) > MAX_CONTENT:
         raise UsageError(ctx.t("risk.too_long", max=MAX_CONTENT))
     now = ctx.clock.now()
-    group: Group = ctx.group
+    group: GroupRecord = ctx.group
     gid = group_id(group)
     owner = ctx.args.users[0] if ctx.args.users else ctx.event.sender
     if owner.id != ctx.event.sender.id:
-        await repo.upsert_member(ctx.session, gid, owner.id, owner.name, now)
+        await records.enrol(ctx.store, gid, owner.id, owner.name, now)
     policy = policy_for(config.escalation, level, group.policy)
     calendar = ALWAYS if urgent else calendar_for(group)
     respond_by = calendar.add(now, policy.respond)
@@ -250,25 +250,32 @@ async def create_risk(
             raise UsageError(ctx.t("risk.bad_due", due=ctx.args.due[:40])) from exc
         resolve_by = due
         respond_by = min(respond_by, due)
-    risk = Risk(
-        group_id=gid,
-        number=await repo.take_next_number(ctx.session, gid),
-        content=content,
-        level=level,
-        tags=list(ctx.args.tags),
-        reporter_id=ctx.event.sender.id,
-        owner_id=owner.id,
-        urgent=urgent,
-        source=source,
-        created_at=now,
-        respond_by=respond_by,
-        resolve_by=resolve_by,
-        policy=policy.to_json(),
-        next_step_at=respond_by,
+    risk = await records.insert_risk(
+        ctx.store,
+        RiskRow(
+            id=0,
+            group_id=gid,
+            number=await records.take_next_number(ctx.store, gid),
+            content=content,
+            level=level,
+            tags=list(ctx.args.tags),
+            reporter_id=ctx.event.sender.id,
+            owner_id=owner.id,
+            status="open",
+            urgent=urgent,
+            source=source,
+            created_at=now,
+            respond_by=respond_by,
+            resolve_by=resolve_by,
+            acked_at=None,
+            resolved_at=None,
+            snoozed_until=None,
+            resolution="",
+            policy=policy.to_json(),
+            next_step_at=respond_by,
+        ),
     )
-    ctx.session.add(risk)
-    await ctx.session.flush()
-    data = {
+    data: dict[str, object] = {
         "content": content,
         "level": level,
         "owner": owner.id,
@@ -277,7 +284,7 @@ async def create_risk(
         "resolve_by": resolve_by.isoformat(),
     }
     await _save(ctx, risk, "created", data)
-    names = await roster(ctx.session, group)
+    names = await _names(ctx)
     names.setdefault(owner.id, owner)
     zone = group_zone(group, config)
     text = ctx.t("risk.created_urgent" if urgent else "risk.created") + "\n" + risk_summary(risk, names, ctx.t, zone)
@@ -292,7 +299,7 @@ async def create_risk(
 
 
 def render_board(
-    risks: list[Risk],
+    risks: Sequence[RiskRecord | BoardRow],
     names: dict[str, User],
     t: Catalog,
     zone: ZoneInfo,
@@ -354,18 +361,20 @@ def describe_event(kind: str, data: dict[str, object], names: dict[str, User], c
     return t(key) if t.has(key) else kind
 
 
-async def _risk(ctx: Ctx) -> Risk:
+async def _risk(ctx: Ctx) -> RiskRow:
     number = ctx.args.risk
     assert number is not None  # the router requires it
-    risk = await repo.get_risk(ctx.session, group_id(ctx.group), number, for_update=True)
+    risk = await records.risk_by_number(ctx.store, group_id(ctx.group), number, for_update=True)
     assert risk is not None  # roles_of already raised RiskNotFound
     return risk
 
 
-async def _save(ctx: Ctx, risk: Risk, kind: str, data: dict[str, object]) -> None:
-    ctx.session.add(risk)
-    await repo.add_event(
-        ctx.session,
+async def _save(ctx: Ctx, risk: RiskRow, kind: str, data: dict[str, object], *changed: str) -> None:
+    """Write the ``changed`` fields of ``risk`` and record what happened in its timeline."""
+    if changed:
+        await records.update_risk(ctx.store, risk, *changed)
+    await records.add_event(
+        ctx.store,
         group_id=risk.group_id,
         risk_id=risk.id,
         actor_id=ctx.event.sender.id,
@@ -376,9 +385,14 @@ async def _save(ctx: Ctx, risk: Risk, kind: str, data: dict[str, object]) -> Non
     )
 
 
-async def _answer(ctx: Ctx, risk: Risk, config: Config, key: str, *, ping_owner: bool = False) -> None:
+async def _names(ctx: Ctx) -> dict[str, User]:
+    """Everyone the group knows (former members too), by user id, with display names."""
+    return {m.user_id: User(m.user_id, m.name) for m in (await records.roster(ctx.store, group_id(ctx.group))).values()}
+
+
+async def _answer(ctx: Ctx, risk: RiskRow, config: Config, key: str, *, ping_owner: bool = False) -> None:
     """Reply to a risk command; to a button click, answer with the refreshed card and a toast."""
-    names = await roster(ctx.session, ctx.group)
+    names = await _names(ctx)
     zone = group_zone(ctx.group, config)
     headline = ctx.t(key, number=risk.number)
     owner = person(risk.owner_id, names)
@@ -391,7 +405,7 @@ async def _answer(ctx: Ctx, risk: Risk, config: Config, key: str, *, ping_owner:
     )
 
 
-def _next_step_at(risk: Risk, group_calendar: Calendar) -> datetime | None:
+def _next_step_at(risk: RiskRow, group_calendar: Calendar) -> datetime | None:
     """When the sweep must next look at ``risk``, by the same rule the sweep itself uses."""
     calendar = ALWAYS if risk.urgent else group_calendar
     return due_at(RiskView.of(risk), Policy.from_json(risk.policy), calendar)

@@ -20,7 +20,8 @@ from hubao.handlers import reports, weekly
 from hubao.scheduler import timers
 from hubao.scheduler.calendar import Calendar
 from hubao.storage import repo
-from hubao.storage.models import Group, Incident, Meeting, Timer
+from hubao.storage.models import Incident, Meeting, Timer
+from hubao.storage.records import GroupRecord
 
 MEETING_CLOSE = "meeting.close"
 INCIDENT_PROMPT = "incident.prompt"
@@ -71,7 +72,7 @@ async def _queue(session: AsyncSession, timer: Timer, messages: Sequence[Outboun
     await repo.enqueue(session, items, now=now)
 
 
-def register(sweep: timers.TimerSweep, config: Config, calendar_for: Callable[[Group], Calendar]) -> None:
+def register(sweep: timers.TimerSweep, config: Config, calendar_for: Callable[[GroupRecord], Calendar]) -> None:
     """Register the kinds of this module on the app's timer sweep; the weekly post (scheduled by
     :mod:`hubao.handlers.weekly`) becomes the weekly summary."""
     from hubao.handlers import incidents, meetings  # they import this module's scheduling helpers

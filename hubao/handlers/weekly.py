@@ -31,9 +31,11 @@ from hubao.handlers.common import group_zone, roster
 from hubao.handlers.risks import render_board
 from hubao.scheduler import timers
 from hubao.scheduler.calendar import Calendar
-from hubao.storage import repo
+from hubao.storage import records, repo
 from hubao.storage import schedule as store
 from hubao.storage.models import Group, Timer
+from hubao.storage.records import GroupRecord
+from hubao.storage.tx import Tx
 
 log = logging.getLogger("hubao.weekly")
 
@@ -108,7 +110,7 @@ async def schedule_weekly(
 
 
 async def ensure_weekly(
-    session: AsyncSession, config: Config, now: datetime, calendar_for: Callable[[Group], Calendar]
+    session: AsyncSession, config: Config, now: datetime, calendar_for: Callable[[GroupRecord], Calendar]
 ) -> int:
     """Give every group that lacks one its weekly timer; returns how many were added."""
     added = 0
@@ -118,7 +120,7 @@ async def ensure_weekly(
     return added
 
 
-def board_handler(config: Config, calendar_for: Callable[[Group], Calendar]) -> timers.TimerHandler:
+def board_handler(config: Config, calendar_for: Callable[[GroupRecord], Calendar]) -> timers.TimerHandler:
     """The ``weekly`` timer handler that posts the board of open risks."""
 
     async def post_board(session: AsyncSession, timer: Timer, now: datetime) -> datetime | None:
@@ -126,7 +128,7 @@ def board_handler(config: Config, calendar_for: Callable[[Group], Calendar]) -> 
         if group is None:
             return None
         t = Catalog(group.locale or config.bot.locale)
-        risks = await repo.list_risks(session, group.id or 0, limit=1000)
+        risks = await records.board(await Tx.over(session), group.id or 0, limit=1000)
         names = await roster(session, group)
         zone = group_zone(group, config)
         lines = [t("weekly.title", group=group.name), render_board(risks, names, t, zone, "open", now)]

@@ -3,7 +3,8 @@ rewrite the history of running escalations."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from typing import Any
 
@@ -19,17 +20,25 @@ class Policy:
     resolve_repeat: timedelta = timedelta(days=1)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (v.total_seconds() if isinstance(v, timedelta) else v) for k, v in asdict(self).items()}
+        # Field by field rather than dataclasses.asdict: this runs for every risk created.
+        return {name: _plain(getattr(self, name)) for name in _FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Policy:
-        base = cls()
         fields: dict[str, Any] = {}
-        for key, default in asdict(base).items():
+        for key in _FIELDS:
             if key in data:
                 value = data[key]
-                fields[key] = timedelta(seconds=float(value)) if isinstance(default, timedelta) else int(value)
-        return replace(base, **fields)
+                fields[key] = timedelta(seconds=float(value)) if key in _DURATIONS else int(value)
+        return cls(**fields)
+
+
+_FIELDS = tuple(f.name for f in dataclass_fields(Policy))
+_DURATIONS = frozenset(name for name in _FIELDS if isinstance(getattr(Policy(), name), timedelta))
+
+
+def _plain(value: timedelta | int) -> float | int:
+    return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 def policy_for(escalation: Any, level: str, group_overrides: dict[str, Any] | None = None) -> Policy:

@@ -26,13 +26,14 @@ from hubao.storage import repo
 from hubao.storage import schedule as store
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Risk
+from hubao.storage.records import GroupRecord
 
 log = logging.getLogger("hubao.sweep")
 
 # (session, risk, group, step, now, expected) → [(outbox key, message)]; ``expected`` is when the
 # risk became due (its first unpinged rung, held by snooze and calendar), for "sent late" notes.
 Say = Callable[[AsyncSession, Risk, Group, Step, datetime, datetime], Awaitable[Sequence[tuple[str, OutboundMessage]]]]
-CalendarFor = Callable[[Group], Calendar]
+CalendarFor = Callable[[GroupRecord], Calendar]
 RETRY_AFTER = timedelta(minutes=5)
 
 

@@ -21,7 +21,6 @@ async def add_admin(session: AsyncSession, user_id: str, added_by: str, now: dat
         return False
     session.add(BotAdmin(user_id=user_id, added_by=added_by, added_at=now))
     await session.flush()
-    session.sync_session.info.pop("hubao.admins", None)  # repo.is_bot_admin's per-transaction cache
     return True
 
 
@@ -31,7 +30,6 @@ async def remove_admin(session: AsyncSession, user_id: str) -> bool:
         return False
     await session.delete(row)
     await session.flush()
-    session.sync_session.info.pop("hubao.admins", None)
     return True
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.storage import models as _models  # noqa: F401  (registers the tables)
 from hubao.storage.sqlite_inline import inline_creator
+from hubao.storage.tx import Tx
 
 
 def normalise_url(url: str) -> str:
@@ -46,6 +48,7 @@ class Database:
         # SQLite allows one writer at a time; serialising our own transactions avoids
         # "database is locked" between coroutines of this process.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._kept: AsyncConnection | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
@@ -64,6 +67,44 @@ class Database:
                 yield session
 
     @asynccontextmanager
+    async def command(self) -> AsyncIterator[Tx]:
+        """A transaction for one command: plain SQL on the hot path, ``tx.session`` for the rest."""
+        async with self._write_lock or contextlib.nullcontext():
+            connection = await self._command_connection()
+            try:
+                tx = await Tx.begin(connection)
+            except BaseException:
+                await self._release(connection, broken=True)
+                raise
+            broken = False
+            try:
+                yield tx
+                await tx.commit()
+            except BaseException:
+                broken = True
+                await tx.rollback()
+                raise
+            finally:
+                await tx.close()
+                await self._release(connection, broken=broken)
+
+    async def _command_connection(self) -> AsyncConnection:
+        # SQLite: commands run one at a time (the write lock), so one connection serves them all
+        # and the pool's check-out and reset are skipped. PostgreSQL: a connection per command.
+        if not self.is_sqlite:
+            return await self.engine.connect()
+        if self._kept is None:
+            self._kept = await self.engine.connect()
+        return self._kept
+
+    async def _release(self, connection: AsyncConnection, *, broken: bool) -> None:
+        if connection is self._kept and not broken:
+            return
+        if connection is self._kept:
+            self._kept = None  # a fresh one for the next command, whatever went wrong with this one
+        await connection.close()
+
+    @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
         session = AsyncSession(self.engine, expire_on_commit=False)
         try:
@@ -80,6 +121,9 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self._kept is not None:
+            kept, self._kept = self._kept, None
+            await kept.close()
         await self.engine.dispose()
 
 
@@ -96,4 +140,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN, so that two processes never deadlock upgrading read locks.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A command's transaction (storage/tx.py) began on the driver already; its session joins it.
+    if not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

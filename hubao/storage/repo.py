@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hubao.storage.models import BotAdmin, Group, Member, Outbox, Risk, RiskEvent, SeenDelivery
+from hubao.storage import records
+from hubao.storage.models import Group, Member, Risk, RiskEvent, SeenDelivery
+from hubao.storage.tx import Tx
 
-OPEN_STATES = ("open", "acknowledged")
+OPEN_STATES = records.OPEN_STATES
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -30,16 +32,8 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 # statement costs more than SQLite takes to run it.
 _GROUP_BY_CHAT = select(Group).where(Group.platform == bindparam("platform"), Group.chat_id == bindparam("chat_id"))
 _ROSTER = select(Member).where(Member.group_id == bindparam("group_id")).order_by(col(Member.id))
-_ADMINS = select(BotAdmin.user_id)
 _RISK = select(Risk).where(Risk.group_id == bindparam("group_id"), Risk.number == bindparam("number"))
 _RISK_FOR_UPDATE = _RISK.with_for_update()
-_NEXT_NUMBER = (
-    update(Group)
-    .where(col(Group.id) == bindparam("group"))
-    .values(next_number=Group.next_number + 1)
-    .returning(col(Group.next_number))
-    .execution_options(synchronize_session=False)  # a Core-speed UPDATE; no ORM objects to refresh
-)
 
 
 @functools.cache
@@ -50,9 +44,7 @@ def _insert_ignoring_duplicates(dialect: str, table: Any, key: str) -> Any:
 
 async def record_delivery(session: AsyncSession, key: str, now: datetime) -> bool:
     """Insert a delivery key; False when it was already there."""
-    stmt = _insert_ignoring_duplicates(_dialect(session), SeenDelivery, "key")
-    result = await (await session.connection()).execute(stmt, {"key": key, "seen_at": now})
-    return bool(result.rowcount)
+    return await records.record_delivery(await Tx.over(session), key, now)
 
 
 async def forget_deliveries_before(session: AsyncSession, cutoff: datetime) -> int:
@@ -127,62 +119,14 @@ async def upsert_member(
     return member, False
 
 
-async def is_bot_admin(session: AsyncSession, user_id: str) -> bool:
-    admins = session.sync_session.info.get("hubao.admins")
-    if admins is None:  # one query per transaction; the table holds a handful of rows
-        admins = set((await session.exec(_ADMINS)).all())
-        session.sync_session.info["hubao.admins"] = admins
-    return user_id in admins
-
-
 async def take_next_number(session: AsyncSession, group_id: int) -> int:
     """Atomically allocate the group's next risk number."""
-    result = await session.exec(_NEXT_NUMBER, params={"group": group_id})  # type: ignore[call-overload]
-    return int(result.scalar_one()) - 1
+    return await records.take_next_number(await Tx.over(session), group_id)
 
 
 async def get_risk(session: AsyncSession, group_id: int, number: int, *, for_update: bool = False) -> Risk | None:
     stmt = _RISK_FOR_UPDATE if for_update else _RISK
     return (await session.exec(stmt, params={"group_id": group_id, "number": number})).first()
-
-
-def _matching(
-    stmt: Any, group_id: int, statuses: Sequence[str], owner_id: str | None, overdue_at: datetime | None
-) -> Any:
-    stmt = stmt.where(Risk.group_id == group_id, col(Risk.status).in_(statuses))
-    if owner_id is not None:
-        stmt = stmt.where(Risk.owner_id == owner_id)
-    if overdue_at is not None:
-        stmt = stmt.where(col(Risk.resolve_by) < overdue_at)
-    return stmt
-
-
-async def list_risks(
-    session: AsyncSession,
-    group_id: int,
-    *,
-    statuses: Sequence[str] = OPEN_STATES,
-    owner_id: str | None = None,
-    overdue_at: datetime | None = None,
-    limit: int = 200,
-) -> list[Risk]:
-    """The group's risks matching the filters, oldest first, at most ``limit``."""
-    stmt = _matching(select(Risk), group_id, statuses, owner_id, overdue_at)
-    stmt = stmt.order_by(col(Risk.created_at), col(Risk.number)).limit(limit)
-    return list((await session.exec(stmt)).all())
-
-
-async def count_risks(
-    session: AsyncSession,
-    group_id: int,
-    statuses: Sequence[str] = OPEN_STATES,
-    *,
-    owner_id: str | None = None,
-    overdue_at: datetime | None = None,
-) -> int:
-    """How many risks :func:`list_risks` would find without a limit."""
-    stmt = _matching(select(func.count()).select_from(Risk), group_id, statuses, owner_id, overdue_at)
-    return int((await session.exec(stmt)).one())
 
 
 async def add_event(
@@ -222,25 +166,4 @@ async def enqueue(
     not_before: datetime | None = None,
 ) -> int:
     """Queue messages as (idempotency key, payload, lane); a key already queued is skipped."""
-    rows = [
-        {
-            "key": key,
-            "platform": payload["platform"],
-            "chat_id": payload["chat_id"],
-            "lane": lane,
-            "payload": payload,
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": not_before or now,
-            "created_at": now,
-            "last_error": "",
-        }
-        for key, payload, lane in items
-    ]
-    queued = 0
-    stmt = _insert_ignoring_duplicates(_dialect(session), Outbox, "key")
-    connection = await session.connection()
-    for row in rows:  # row by row: the count of rows really queued is wanted
-        result = await connection.execute(stmt, row)
-        queued += int(result.rowcount or 0)
-    return queued
+    return await records.enqueue(await Tx.over(session), items, now=now, not_before=not_before)

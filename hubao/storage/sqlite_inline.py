@@ -38,6 +38,11 @@ class InlineConnection(aiosqlite.Connection):
         super().__init__(connector, iter_chunk_size=64)
         self._tx = _RunNow()  # type: ignore[assignment]
 
+    @property
+    def sqlite_connection(self) -> sqlite3.Connection:
+        """The driver's connection itself, for statements that need no adaptation (storage/tx.py)."""
+        return self._conn
+
     def __await__(self) -> Generator[Any, None, InlineConnection]:
         return self._connect().__await__()  # type: ignore[return-value]  # no worker thread to start
 
