@@ -119,7 +119,6 @@ class EffectWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.db_path = db_path
         self.seen: dict[str, float] = {}
-        self.errors = 0
         self._halt = threading.Event()
         self._last_rowid = 0
 
@@ -134,7 +133,6 @@ class EffectWatcher(threading.Thread):
                 for rowid, key in rows:
                     self.seen.setdefault(key, now)
                     self._last_rowid = max(self._last_rowid, rowid)
-                self.errors = conn.execute("SELECT count(*) FROM outbox WHERE key LIKE 'error:%'").fetchone()[0]
                 time.sleep(POLL_INTERVAL)
         finally:
             conn.close()
@@ -142,6 +140,14 @@ class EffectWatcher(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(5)
+
+    def errors(self) -> int:
+        """Commands that failed (the dispatcher queued its apology); counted outside the timed polling."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            return int(conn.execute("SELECT count(*) FROM outbox WHERE key LIKE 'error:%'").fetchone()[0])
+        finally:
+            conn.close()
 
     async def wait_for(self, keys: Sequence[str], limit: float) -> bool:
         deadline = time.monotonic() + limit
@@ -173,6 +179,7 @@ class Phase:
     server_cpu_s: float = 0.0
     loadgen_cpu_s: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
+    runs: list[int] = field(default_factory=list)  # commands/s of every run of a repeated phase
 
     @property
     def commands_per_s(self) -> float:
@@ -267,7 +274,7 @@ async def run_phase(
                 await closed_loop(child.base, warm, min(16, concurrency or 16))
                 if watcher is not None and not await watcher.wait_for([r.key for r in warm], EFFECT_TIMEOUT):
                     raise RuntimeError("warm-up commands were not all processed")
-            errors_before = watcher.errors if watcher else 0
+            errors_before = watcher.errors() if watcher else 0
             cpu0, load0 = procs.cpu_seconds(child.pid), time.process_time()
             if mode == "closed":
                 sent_at, answered, statuses, start, end = await closed_loop(child.base, reqs, concurrency)
@@ -284,7 +291,7 @@ async def run_phase(
                 await watcher.wait_for(keys, EFFECT_TIMEOUT)
                 done = [k for k in keys if k in watcher.seen]
                 phase.processed = len(done)
-                phase.dispatch_errors = watcher.errors - errors_before
+                phase.dispatch_errors = watcher.errors() - errors_before
                 if done:
                     phase.effect_seconds = max(watcher.seen[k] for k in done) - start
                     effects = [(watcher.seen[k] - sent_at[k]) * 1000 for k in done]
@@ -320,8 +327,9 @@ def table(phases: list[Phase]) -> str:
         if p.mode == "offered" and p.target != "bare" and ceiling is not None:
             ratio = f"p99 ×{(p.effect_p99_ms or 0) / ceiling.http_p99_ms:.0f}"
         processed = str(p.processed) if p.target != "bare" else "—"
+        rate = f"{p.commands_per_s:.0f}" + (f" ({min(p.runs)}–{max(p.runs)})" if len(p.runs) > 1 else "")
         lines.append(
-            f"| {p.target} | {mode} | {p.sent} | {processed} | {p.commands_per_s:.0f} | {ratio} | "
+            f"| {p.target} | {mode} | {p.sent} | {processed} | {rate} | {ratio} | "
             f"{p.http_p50_ms:.1f} | {p.http_p99_ms:.1f} | {fmt(p.effect_p50_ms)} | {fmt(p.effect_p99_ms)} | "
             f"{p.server_cpu_s:.1f} | {p.failed_http} |"
         )
@@ -333,12 +341,19 @@ async def benchmark(args: argparse.Namespace) -> list[Phase]:
     started = time.monotonic()
     for target in ["bare", *args.platform]:
         for concurrency in args.concurrency:
-            phase = await run_phase(
-                target, "closed", count=args.count, concurrency=concurrency, rate=0, seconds=0,
-                warmup=args.warmup, profile_dir=args.profile_dir if concurrency == max(args.concurrency) else None,
-            )  # fmt: skip
+            runs = [
+                await run_phase(
+                    target, "closed", count=args.count, concurrency=concurrency, rate=0, seconds=0,
+                    warmup=args.warmup,
+                    profile_dir=args.profile_dir if concurrency == max(args.concurrency) and i == 0 else None,
+                )
+                for i in range(args.repeat)
+            ]  # fmt: skip
+            # Each run has its own server and database; the median run is reported, with the spread.
+            phase = sorted(runs, key=lambda r: r.commands_per_s)[len(runs) // 2]
+            phase.runs = [round(r.commands_per_s) for r in runs]
             phases.append(phase)
-            print(f"  {target} closed c={concurrency}: {phase.commands_per_s:.0f}/s", file=sys.stderr, flush=True)
+            print(f"  {target} closed c={concurrency}: {phase.runs}/s", file=sys.stderr, flush=True)
         if args.offered_seconds > 0:
             phase = await run_phase(
                 target, "offered", count=0, concurrency=0, rate=args.rate, seconds=args.offered_seconds,
@@ -372,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="offered load, commands/s")
     parser.add_argument("--offered-seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each closed-loop phase; the median is shown")
     parser.add_argument("--budget", type=float, default=270.0, help="stop starting phases after this many seconds")
     parser.add_argument("--profile-dir", help="profile the server at the highest concurrency (pyinstrument)")
     parser.add_argument("--json", help="write the raw figures here")
@@ -386,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.platform = args.platform or list(PLATFORMS)
     args.concurrency = args.concurrency or [16, 64]
     args.count = max(1, min(args.count, 100_000))
+    args.repeat = max(1, min(args.repeat, 9))
     args.offered_seconds = max(0.0, min(args.offered_seconds, 60.0))
     print(json.dumps(procs.machine()), file=sys.stderr)
     phases = asyncio.run(benchmark(args))

@@ -6,6 +6,7 @@ the one ``dispatch`` callable it was given; it renders and sends :class:`Outboun
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +31,24 @@ class DispatchResult:
     duplicate: bool = False
     replies: tuple[OutboundMessage, ...] = ()
     handled: bool = True
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body however it was sent; None when it is larger than ``limit`` bytes."""
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            return None
+        try:  # one read: the stream ends at Content-Length
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:  # the client went away; what came fails verification
+            return exc.partial
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 class Dispatch(Protocol):

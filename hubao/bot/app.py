@@ -171,6 +171,8 @@ class App:
             await migrate.upgrade(self.db)
         else:
             await self.db.create_schema()
+        if self.db.is_sqlite:
+            self._tasks.append(asyncio.create_task(self.db.checkpoint_forever()))
 
     async def close(self) -> None:
         for task in self._tasks:

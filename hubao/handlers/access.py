@@ -75,7 +75,8 @@ class StoreBackend:
         if group.leader_id == user.id:
             roles |= Role.LEADER
         if risk_number is not None:
-            risk = await records.risk_by_number(tx, group.id, risk_number)
+            # Locked now: the command acts on the row it was allowed for.
+            risk = await records.risk_by_number(tx, group.id, risk_number, for_update=True)
             if risk is None:
                 raise RiskNotFound(risk_number)
             if risk.owner_id == user.id:

@@ -30,6 +30,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hubao.bot.adapter import read_body
 from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.events import InboundEvent, OutboundMessage, User
@@ -527,16 +528,10 @@ def _header_key(request: web.Request) -> str | None:
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
+    body = await read_body(request, limit)
+    if body is None:
         raise IntakeError(413, "too_large", f"request body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise IntakeError(413, "too_large", f"request body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 def _error(exc: IntakeError) -> web.Response:

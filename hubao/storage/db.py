@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.storage import models as _models  # noqa: F401  (registers the tables)
 from hubao.storage.sqlite_inline import inline_creator
-from hubao.storage.tx import Tx
+from hubao.storage.tx import Driver, Tx
+
+log = logging.getLogger("hubao.storage")
 
 
 def normalise_url(url: str) -> str:
@@ -25,6 +29,9 @@ def normalise_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
+
+
+WAL_BACKSTOP_PAGES = 20_000
 
 
 class Database:
@@ -48,7 +55,7 @@ class Database:
         # SQLite allows one writer at a time; serialising our own transactions avoids
         # "database is locked" between coroutines of this process.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._kept: AsyncConnection | None = None
+        self._kept: tuple[AsyncConnection, Driver] | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
@@ -70,12 +77,14 @@ class Database:
     async def command(self) -> AsyncIterator[Tx]:
         """A transaction for one command: plain SQL on the hot path, ``tx.session`` for the rest."""
         async with self._write_lock or contextlib.nullcontext():
-            connection = await self._command_connection()
+            connection, driver = await self._command_connection()
             try:
-                tx = await Tx.begin(connection)
+                tx = await Tx.begin(connection, driver)
             except BaseException:
                 await self._release(connection, broken=True)
                 raise
+            if self.is_sqlite:
+                self._kept = (connection, tx.driver)
             broken = False
             try:
                 yield tx
@@ -88,19 +97,18 @@ class Database:
                 await tx.close()
                 await self._release(connection, broken=broken)
 
-    async def _command_connection(self) -> AsyncConnection:
+    async def _command_connection(self) -> tuple[AsyncConnection, Driver | None]:
         # SQLite: commands run one at a time (the write lock), so one connection serves them all
         # and the pool's check-out and reset are skipped. PostgreSQL: a connection per command.
-        if not self.is_sqlite:
-            return await self.engine.connect()
-        if self._kept is None:
-            self._kept = await self.engine.connect()
-        return self._kept
+        if self._kept is not None:
+            return self._kept
+        return await self.engine.connect(), None
 
     async def _release(self, connection: AsyncConnection, *, broken: bool) -> None:
-        if connection is self._kept and not broken:
+        kept = self._kept is not None and connection is self._kept[0]
+        if kept and not broken:
             return
-        if connection is self._kept:
+        if kept:
             self._kept = None  # a fresh one for the next command, whatever went wrong with this one
         await connection.close()
 
@@ -116,15 +124,45 @@ class Database:
         finally:
             await session.close()
 
+    async def checkpoint_forever(self, every: float = 1.0) -> None:
+        """SQLite: copy the write-ahead log into the database file off the event loop, until cancelled.
+
+        A checkpoint writes and syncs many pages at once; left to SQLite it runs inside whichever
+        commit crosses the threshold and stalls that command and all queued behind it. A PASSIVE
+        checkpoint on its own connection and thread blocks neither writers nor readers.
+        """
+        path = make_url(self.url).database
+        if not self.is_sqlite or not path or path == ":memory:":
+            return
+        connection = await asyncio.to_thread(sqlite3.connect, path, check_same_thread=False, timeout=30)
+        try:
+            while True:
+                await asyncio.sleep(every)
+                job = asyncio.ensure_future(asyncio.to_thread(_checkpoint, connection))
+                try:
+                    await asyncio.shield(job)
+                except asyncio.CancelledError:
+                    await job  # the pass in progress finishes before its connection closes
+                    raise
+        finally:
+            connection.close()
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
         if self._kept is not None:
-            kept, self._kept = self._kept, None
+            (kept, _driver), self._kept = self._kept, None
             await kept.close()
         await self.engine.dispose()
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:
+        log.warning("WAL checkpoint failed; commits will checkpoint themselves", exc_info=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -135,6 +173,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Commits copy the log into the database only if the background pass (checkpoint_forever)
+    # falls behind by this many pages (~80 MB); normally they never pay for it.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
     cursor.close()
 
 

@@ -181,10 +181,23 @@ async def is_admin(tx: Tx, user_id: str) -> bool:
 
 
 async def risk_by_number(tx: Tx, group_id: int, number: int, *, for_update: bool = False) -> RiskRow | None:
+    """The risk; ``for_update`` locks its row for the rest of the transaction.
+
+    A locked row cannot change under this transaction, so it is read once: the role check and
+    the command itself share it (and changes made through :func:`update_risk` are on it).
+    """
+    locked: dict[tuple[int, int], RiskRow] = tx.info.setdefault("locked_risks", {})
+    if for_update and (group_id, number) in locked:
+        return locked[group_id, number]
     lock = " FOR UPDATE" if for_update and not tx.sqlite else ""  # SQLite: BEGIN IMMEDIATE holds the file
     row = await tx.fetchrow(f"SELECT {_RISK_COLUMNS} FROM risks WHERE group_id = ? AND number = ?{lock}",
                             group_id, number)  # fmt: skip
-    return RiskRow.of(tx, row) if row is not None else None
+    if row is None:
+        return None
+    risk = RiskRow.of(tx, row)
+    if for_update:
+        locked[group_id, number] = risk
+    return risk
 
 
 async def take_next_number(tx: Tx, group_id: int) -> int:
@@ -195,13 +208,13 @@ async def take_next_number(tx: Tx, group_id: int) -> int:
     return int(row[0]) - 1
 
 
+_INSERTED = _RISK_COLUMNS.split(", ")[1:]
+_INSERT_RISK = f"INSERT INTO risks ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))}) RETURNING id"
+
+
 async def insert_risk(tx: Tx, risk: RiskRow) -> RiskRow:
     """Store a new risk (its ``id`` is ignored) and return it with the id it got."""
-    names = _RISK_COLUMNS.split(", ")[1:]
-    row = await tx.fetchrow(
-        f"INSERT INTO risks ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) RETURNING id",
-        *(_column_value(tx, name, getattr(risk, name)) for name in names),
-    )
+    row = await tx.fetchrow(_INSERT_RISK, *(_column_value(tx, name, getattr(risk, name)) for name in _INSERTED))
     assert row is not None
     risk.id = int(row[0])
     return risk

@@ -27,11 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 Row = Sequence[Any]
 
-# SQLAlchemy's SQLite DATETIME storage format; rows written here must compare and parse alike.
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
-
-class _Driver(Protocol):
+class Driver(Protocol):
     sqlite: bool
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Row]: ...
@@ -74,7 +71,8 @@ def _numbered(sql: str) -> str:
     return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
 
 
-async def _driver_of(connection: AsyncConnection) -> _Driver:
+async def driver_of(connection: AsyncConnection) -> Driver:
+    """The driver-level handle of ``connection``, inside its transaction (see :meth:`Tx.begin`)."""
     driver_connection = (await connection.get_raw_connection()).driver_connection
     if connection.dialect.name == "sqlite":
         return _SqliteDriver(driver_connection.sqlite_connection)  # type: ignore[union-attr]
@@ -89,21 +87,23 @@ async def _driver_of(connection: AsyncConnection) -> _Driver:
 class Tx:
     """The unit of work a command runs in; see the module docstring."""
 
-    def __init__(self, connection: AsyncConnection, driver: _Driver, session: AsyncSession | None = None) -> None:
+    def __init__(self, connection: AsyncConnection, driver: Driver, session: AsyncSession | None = None) -> None:
         self._connection = connection
         self._driver = driver
         self._session = session
         self._owns_session = session is None
         self.sqlite = driver.sqlite
+        self.driver = driver
         self.info: dict[str, Any] = {}  # per-transaction caches of the hot path (roster, admins)
 
     @classmethod
-    async def begin(cls, connection: AsyncConnection) -> Tx:
-        """Start a transaction on a connection just taken from the pool."""
+    async def begin(cls, connection: AsyncConnection, driver: Driver | None = None) -> Tx:
+        """Start a transaction on ``connection``; ``driver`` is its handle if already known."""
         if connection.dialect.name != "sqlite":
             # Through SQLAlchemy's adapter, so that a session made later on this connection joins it.
             await connection.begin()
-        driver = await _driver_of(connection)
+        if driver is None or not driver.sqlite:
+            driver = await driver_of(connection)
         if driver.sqlite:
             # BEGIN IMMEDIATE on the driver: SQLAlchemy's own begin would cost more than the command.
             await driver.execute("BEGIN IMMEDIATE", ())
@@ -113,7 +113,7 @@ class Tx:
     async def over(cls, session: AsyncSession) -> Tx:
         """The hot-path statements inside a transaction that an ORM session already runs."""
         connection = await session.connection()
-        return cls(connection, await _driver_of(connection), session)
+        return cls(connection, await driver_of(connection), session)
 
     @property
     def session(self) -> AsyncSession:
@@ -153,16 +153,16 @@ class Tx:
             return None
         if moment.tzinfo is None:
             raise ValueError("naive datetime written to the database")
-        if self.sqlite:
-            return moment.astimezone(UTC).strftime(_SQLITE_TIME)
+        if self.sqlite:  # SQLAlchemy's format, "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC
+            return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
         return moment
 
     @staticmethod
     def moment(value: Any) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        if isinstance(value, str):  # SQLite: naive UTC text; parsing it with the zone is the quick way
+            return datetime.fromisoformat(value + "+00:00")
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit
+from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit, read_body
 from hubao.bot.events import InboundEvent, OutboundMessage
 
 from . import render
@@ -188,15 +188,11 @@ class DingTalkAdapter(Adapter):
 
     async def _read_json(self, request: web.Request) -> Any:
         limit = self.context.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            body += chunk
-            if len(body) > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+        body = await read_body(request, limit)
+        if body is None:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or limit + 1)
         try:
-            return json.loads(bytes(body))
+            return json.loads(body)
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise web.HTTPBadRequest(text="malformed body") from exc
 

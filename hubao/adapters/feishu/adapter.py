@@ -32,7 +32,7 @@ from hubao.adapters.feishu.decode import (
 from hubao.adapters.feishu.longconn import LongConnection
 from hubao.adapters.feishu.render import TooLarge, card, card_answer, render
 from hubao.adapters.feishu.settings import Settings
-from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit
+from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit, read_body
 from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 
@@ -152,15 +152,10 @@ class FeishuAdapter(Adapter):
         return (web.post(CALLBACK_PATH, self.handle_callback),)
 
     async def _read_body(self, request: web.Request) -> bytes:
-        limit = self.context.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
+        body = await read_body(request, self.context.max_body_bytes)
+        if body is None:
             raise Rejected(413, "body too large")
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            body += chunk
-            if len(body) > limit:
-                raise Rejected(413, "body too large")
-        return bytes(body)
+        return body
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Check and open one callback body; raises :class:`Rejected`."""

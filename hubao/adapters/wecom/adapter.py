@@ -37,7 +37,7 @@ from hubao.adapters.wecom.ws import (
     NotConnected,
     probe,
 )
-from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit
+from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit, read_body
 from hubao.bot.events import InboundEvent, OutboundMessage
 
 log = logging.getLogger("hubao.wecom")
@@ -178,10 +178,7 @@ class WeComAdapter(Adapter):
 
     async def _callback(self, request: web.Request) -> web.StreamResponse:
         assert self._crypto is not None
-        limit = self.context.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            return self._refuse(request, 413, "body too large")
-        raw = await read_body(request, limit)
+        raw = await read_body(request, self.context.max_body_bytes)
         if raw is None:
             return self._refuse(request, 413, "body too large")
         params = self._params(request)
@@ -506,16 +503,6 @@ class WeComAdapter(Adapter):
             await self._http.close()
             self._http = None
         return problems
-
-
-async def read_body(request: web.Request, limit: int) -> bytes | None:
-    """The whole request body however it was chunked; None once it exceeds ``limit`` bytes."""
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def _as_robot(body: dict[str, Any]) -> dict[str, Any]:

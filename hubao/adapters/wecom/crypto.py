@@ -63,6 +63,7 @@ class WeComCrypto:
         self._token = token
         self._key = key
         self._receive_id = receive_id
+        self._prp = _Prp(key)  # stateless between calls (a fresh AES context each); built once
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
         expected = signature(self._token, timestamp, nonce, encrypt)
@@ -78,7 +79,7 @@ class WeComCrypto:
         if not raw or len(raw) % 32:
             raise CryptoError("ciphertext length is not a multiple of the block size")
         try:
-            return str(_Prp(self._key).decrypt(encrypt, self._receive_id))
+            return str(self._prp.decrypt(encrypt, self._receive_id))
         except InvalidCorpIdException as exc:
             raise CryptoError("wrong receive-id") from exc
         except (UnicodeDecodeError, struct.error, ValueError, IndexError) as exc:
@@ -89,7 +90,8 @@ class WeComCrypto:
         return self.decrypt(encrypt)
 
     def encrypt(self, plaintext: str, *, random_prefix: str | None = None) -> str:
-        return str(_Prp(self._key, random_prefix).encrypt(plaintext, self._receive_id).decode("ascii"))
+        prp = self._prp if random_prefix is None else _Prp(self._key, random_prefix)
+        return str(prp.encrypt(plaintext, self._receive_id).decode("ascii"))
 
     def reply_envelope(self, payload: dict[str, Any], *, timestamp: str, nonce: str | None = None) -> dict[str, str]:
         """The AI bot's passive reply: ``{"encrypt","msgsignature","timestamp","nonce"}``."""
