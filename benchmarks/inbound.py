@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -46,6 +47,7 @@ UNUSED_SINK = "http://127.0.0.1:9"
 POLL_INTERVAL = 0.003
 EFFECT_TIMEOUT = 120.0
 REQUEST_TIMEOUT = 30.0
+SERVER_CPUS: set[int] = set()  # with --pin: the server's CPU; the load generator gets the others
 
 
 # ---- the server side (child process) --------------------------------------------------------
@@ -261,7 +263,7 @@ async def run_phase(
             args = ["-m", "benchmarks.inbound", "bare"]
         if profile:
             args += ["--profile", profile]
-        child = procs.start(args)
+        child = procs.start(args, cpus=SERVER_CPUS or None)
         watcher: EffectWatcher | None = None
         try:
             warm = requests_for(platform, warmup, f"warm{run}", UNUSED_SINK, first=10_000_000)
@@ -388,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--offered-seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each closed-loop phase; the median is shown")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="server on the first CPU, load generator on the others (default: on)")  # fmt: skip
     parser.add_argument("--budget", type=float, default=270.0, help="stop starting phases after this many seconds")
     parser.add_argument("--profile-dir", help="profile the server at the highest concurrency (pyinstrument)")
     parser.add_argument("--json", help="write the raw figures here")
@@ -404,7 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.count = max(1, min(args.count, 100_000))
     args.repeat = max(1, min(args.repeat, 9))
     args.offered_seconds = max(0.0, min(args.offered_seconds, 60.0))
-    print(json.dumps(procs.machine()), file=sys.stderr)
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) >= 2:
+        # One core for the server process, the rest for the load generator: the figure is what
+        # one process does on one core, and the two do not take turns on the same core.
+        SERVER_CPUS.add(cpus[0])
+        os.sched_setaffinity(0, set(cpus[1:]))
+    print(json.dumps(procs.machine() | {"server_cpus": sorted(SERVER_CPUS)}), file=sys.stderr)
     phases = asyncio.run(benchmark(args))
     print(table(phases))
     if args.json:

@@ -40,7 +40,16 @@ class Child:
         return out or ""
 
 
-def start(args: list[str], *, ready_within: float = 60.0, env: dict[str, str] | None = None) -> Child:
+def start(
+    args: list[str], *, ready_within: float = 60.0, env: dict[str, str] | None = None, cpus: set[int] | None = None
+) -> Child:
+    """``cpus``: run the child (all its threads) on these CPUs only."""
+
+    def prepare() -> None:
+        _die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
     proc = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
@@ -48,7 +57,7 @@ def start(args: list[str], *, ready_within: float = 60.0, env: dict[str, str] | 
         stderr=None,  # inherit: server errors show up in the benchmark's output
         text=True,
         env={**os.environ, **(env or {})},
-        preexec_fn=_die_with_parent,
+        preexec_fn=prepare,
     )
     deadline = time.monotonic() + ready_within
     assert proc.stdout is not None
@@ -92,4 +101,4 @@ def machine() -> dict[str, str]:
          if line.startswith("model name")),
         "?",
     )  # fmt: skip
-    return {"nproc": str(len(os.sched_getaffinity(0))), "cpu": model, "python": sys.version.split()[0]}
+    return {"nproc": str(os.cpu_count()), "cpu": model, "python": sys.version.split()[0]}

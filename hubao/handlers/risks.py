@@ -316,20 +316,23 @@ def render_board(
     if not risks:
         return t(f"board.empty_{scope}")
     lines = [t(f"board.title_{scope}", count=total)]
+    levels: dict[str, str] = {}  # labels looked up once per board, not once per line
+    resolved, overdue, unacked = t("board.flag_resolved"), t("board.flag_overdue"), t("board.flag_unacked")
     for risk in risks[:LIST_LIMIT]:
         owner = person(risk.owner_id, names).display
         flag = ""
         if risk.status == "resolved":
-            flag = t("board.flag_resolved")
+            flag = resolved
         elif risk.resolve_by < now:
-            flag = t("board.flag_overdue")
+            flag = overdue
         elif risk.acked_at is None and risk.respond_by < now:
-            flag = t("board.flag_unacked")
+            flag = unacked
+        level = levels.get(risk.level) or levels.setdefault(risk.level, level_label(risk.level, t))
         lines.append(
             t(
                 "board.line",
                 number=risk.number,
-                level=level_label(risk.level, t),
+                level=level,
                 content=_clip(risk.content, 40),
                 owner=owner,
                 age=age_text(now - risk.created_at, t),
