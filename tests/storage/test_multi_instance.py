@@ -164,3 +164,27 @@ async def test_a_weekly_digest_is_posted_by_one_instance(cluster: Any) -> None:
     await asyncio.gather(*(app.deliver() for app in apps))
     digests = [m for m in platform.received if m["chat"] == "chat-w"]
     assert len(digests) == 1
+
+
+async def test_two_instances_resolving_the_same_risk_at_once_resolve_it_once(cluster: Any) -> None:
+    apps, _adapters, _platform, clock = cluster
+    a, b, _c = apps
+    await _log_risks(a, clock)
+    # The leader and the reporter of each risk press "resolve" at the same moment, on two instances.
+    # The role check locks the risk's row, so the second waits for the first and then sees it resolved.
+    for g in range(GROUPS):
+        for n in range(1, RISKS_PER_GROUP + 1):
+            chat = f"chat-{g}"
+            leader = InboundEvent("loop", chat, User(f"loop:lead{g}", "l"), f"/resolve #{n}", f"rl-{g}-{n}", clock.now())
+            member = InboundEvent("loop", chat, User(f"loop:member{g}", "m"), f"/resolve #{n}", f"rm-{g}-{n}",
+                                  clock.now())  # fmt: skip
+            await asyncio.gather(a.dispatch(leader), b.dispatch(member))
+
+    resolved = await _count(a, select(func.count()).select_from(RiskEvent).where(RiskEvent.kind == "resolved"))
+    assert resolved == GROUPS * RISKS_PER_GROUP
+    async with a.db.transaction() as session:
+        rows = (await session.exec(select(Outbox))).all()
+    texts = [o.payload["text"] for o in rows if o.key.startswith(("reply:loop:rl-", "reply:loop:rm-"))]
+    assert len(texts) == 2 * GROUPS * RISKS_PER_GROUP, rows[-1].key
+    already = [t for t in texts if t.endswith("已经解决了。")]
+    assert len(already) == GROUPS * RISKS_PER_GROUP  # one of each pair was told it was already done
