@@ -175,7 +175,8 @@ async def test_two_instances_resolving_the_same_risk_at_once_resolve_it_once(clu
     for g in range(GROUPS):
         for n in range(1, RISKS_PER_GROUP + 1):
             chat = f"chat-{g}"
-            leader = InboundEvent("loop", chat, User(f"loop:lead{g}", "l"), f"/resolve #{n}", f"rl-{g}-{n}", clock.now())
+            leader = InboundEvent("loop", chat, User(f"loop:lead{g}", "l"), f"/resolve #{n}", f"rl-{g}-{n}",
+                                  clock.now())  # fmt: skip
             member = InboundEvent("loop", chat, User(f"loop:member{g}", "m"), f"/resolve #{n}", f"rm-{g}-{n}",
                                   clock.now())  # fmt: skip
             await asyncio.gather(a.dispatch(leader), b.dispatch(member))
