@@ -221,7 +221,7 @@ async def insert_risk(tx: Tx, risk: RiskRow) -> RiskRow:
 
 
 async def update_risk(tx: Tx, risk: RiskRow, *columns: str) -> None:
-    """Write the named fields of ``risk`` to its row."""
+    """Write the named fields of ``risk`` to its row (names come from the code, never from input)."""
     assignments = ", ".join(f"{name} = ?" for name in columns)
     values = [_column_value(tx, name, getattr(risk, name)) for name in columns]
     await tx.execute(f"UPDATE risks SET {assignments} WHERE id = ?", *values, risk.id)
