@@ -335,6 +335,7 @@ async def enqueue(
     queued = 0
     for key, payload, lane in items:  # row by row: the count of rows really queued is wanted
         queued += await tx.execute(
-            _ENQUEUE, key, payload["platform"], payload["chat_id"], lane, tx.json_text(payload), due, created
-        )
+            _ENQUEUE, key, payload["platform"], payload["chat_id"], lane, tx.json_text(payload), due, created,
+            sees_orm=False,  # new rows under new keys: nothing pending in a session changes the outcome
+        )  # fmt: skip
     return queued

@@ -135,9 +135,14 @@ class Tx:
         rows = await self.fetch(sql, *params)
         return rows[0] if rows else None
 
-    async def execute(self, sql: str, *params: Any) -> int:
-        """Run a statement; the number of rows it changed."""
-        await self._flush_orm()
+    async def execute(self, sql: str, *params: Any, sees_orm: bool = True) -> int:
+        """Run a statement; the number of rows it changed.
+
+        ``sees_orm=False``: the statement does not depend on rows the ORM session may hold
+        unflushed (an insert into a table the session does not write), so no flush is forced.
+        """
+        if sees_orm:
+            await self._flush_orm()
         return await self._driver.execute(sql, params)
 
     async def _flush_orm(self) -> None:
