@@ -37,6 +37,7 @@ from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 
 log = logging.getLogger(__name__)
+_OK_BODY = b'{"msg": "ok"}'  # every accepted event gets the same answer; encoded once
 
 CALLBACK_PATH = "/callback/feishu"
 NAME_CACHE_SIZE = 10_000
@@ -218,7 +219,7 @@ class FeishuAdapter(Adapter):
             self._spawn(self.process_message(payload))
         else:
             log.debug("feishu: ignoring event type %s", kind[:64])
-        return web.json_response({"msg": "ok"})
+        return web.Response(body=_OK_BODY, content_type="application/json")
 
     # -- long connection ---------------------------------------------------------------------
 

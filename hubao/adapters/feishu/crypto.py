@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 
@@ -35,11 +36,16 @@ def decrypt(encrypted: str, encrypt_key: str) -> bytes:
         raise CryptoError("encrypt is not base64") from exc
     if len(raw) < 32 or len(raw) % 16:
         raise CryptoError("encrypt has a bad length")
-    key = hashlib.sha256(encrypt_key.encode()).digest()
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[:16])).decryptor()
+    decryptor = Cipher(_aes(encrypt_key), modes.CBC(raw[:16])).decryptor()
     padded = decryptor.update(raw[16:]) + decryptor.finalize()
     unpadder = padding.PKCS7(128).unpadder()
     try:
         return unpadder.update(padded) + unpadder.finalize()
     except ValueError as exc:
         raise CryptoError("bad padding (wrong key?)") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _aes(encrypt_key: str) -> algorithms.AES:
+    """The AES key of an Encrypt Key (sha256 of it), derived once per key rather than per event."""
+    return algorithms.AES(hashlib.sha256(encrypt_key.encode()).digest())
