@@ -146,9 +146,12 @@ async def enrol(tx: Tx, group_id: int, user_id: str, name: str, now: datetime) -
     if member is None:
         row = await tx.fetchrow(
             f"INSERT INTO members (group_id, user_id, name, active, joined_at) VALUES (?, ?, ?, ?, ?) "
-            f"RETURNING {_MEMBER_COLUMNS}",
+            f"ON CONFLICT (group_id, user_id) DO NOTHING RETURNING {_MEMBER_COLUMNS}",
             group_id, user_id, name, True, tx.when(now),
         )  # fmt: skip
+        if row is None:  # another instance enrolled them a moment ago (PostgreSQL)
+            row = await tx.fetchrow(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE group_id = ? AND user_id = ?",
+                                    group_id, user_id)  # fmt: skip
         assert row is not None
         member = members[user_id] = MemberRow.of(tx, row)
         _forget_orm_roster(tx, group_id)

@@ -192,3 +192,22 @@ async def test_commands_in_flight_at_once_each_commit_whole(db: Database) -> Non
         assert len(await records.roster(tx, group.id or 0)) == 20
     async with db.transaction() as s:
         assert (await s.exec(select(RiskEvent))).all() == []
+
+
+async def test_a_member_enrolled_by_two_transactions_at_once_is_enrolled_once(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite runs one command at a time; two instances need PostgreSQL")
+    group = await _group(db)
+    gid = group.id or 0
+    first, second = db.command(), db.command()
+    tx1, tx2 = await first.__aenter__(), await second.__aenter__()
+    assert await records.roster(tx1, gid) == {} and await records.roster(tx2, gid) == {}  # both saw nobody
+    await records.enrol(tx1, gid, "u_new", "新同事", NOW)
+    late = asyncio.create_task(records.enrol(tx2, gid, "u_new", "新同事", NOW))  # waits on tx1's row
+    await asyncio.sleep(0)  # let it send its INSERT (conflicting or not, the outcome must be the same)
+    await first.__aexit__(None, None, None)
+    member = await late
+    await second.__aexit__(None, None, None)
+    assert member.user_id == "u_new"
+    async with db.transaction() as s:
+        assert len(await repo.members(s, gid)) == 1
