@@ -3,7 +3,7 @@
     python -m benchmarks.dispatch                  # 4000 commands, SQLite in a temporary directory
     python -m benchmarks.dispatch --count 10000 --url postgresql+asyncpg://postgres@127.0.0.1:5432/hubao_bench
 
-The same command mix as ``benchmarks.inbound`` (``/risk``, ``/ack``, ``/resolve``, ``/list`` in turn),
+The same command mix as ``benchmarks.inbound`` (``benchmarks.wire.command_text``),
 sent one after another by a console user of one registered group, after a warm-up. Prints the
 mean wall time per command kind and the process CPU time per command overall.
 """
@@ -18,23 +18,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from benchmarks.wire import command_text
+
 WARMUP = 200
-
-
-def commands(count: int) -> list[str]:
-    """The inbound benchmark's mix: a risk, an ack 19 back, a resolve 39 back, a board."""
-    texts = []
-    for n in range(1, count + 1):
-        kind = n % 4
-        if kind == 1:
-            texts.append(f"/risk 库存低 {n} @Bob")
-        elif kind == 2 and n > 19:
-            texts.append(f"/ack #{n - 19}")
-        elif kind == 3 and n > 39:
-            texts.append(f"/resolve #{n - 39}")
-        else:
-            texts.append("/list")
-    return texts
 
 
 async def run(url: str, count: int) -> None:
@@ -51,7 +37,7 @@ async def run(url: str, count: int) -> None:
         async with app.db.transaction() as session:
             await repo.upsert_member(session, group.id or 0, "console:bob", "Bob", app.clock.now())
         bob = User("console:bob", "Bob")
-        texts = commands(WARMUP + count)
+        texts = [command_text(i) for i in range(WARMUP + count)]
 
         def event(i: int) -> InboundEvent:
             return InboundEvent("console", "bench", bob, texts[i], f"m{i}", datetime.now(UTC))

@@ -9,6 +9,7 @@ import pytest
 from hubao.bot.app import App
 from hubao.bot.clock import ManualClock
 from hubao.bot.console import ConsoleSession
+from hubao.storage.db import Database
 from tests.harness import config_for, fresh_database, postgres_url
 
 
@@ -41,6 +42,15 @@ async def db_url(database_kind: str, tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 async def any_db_url(db_url: str) -> str:
     return db_url
+
+
+@pytest.fixture
+async def db(any_db_url: str) -> AsyncIterator[Database]:
+    """A :class:`Database` on a fresh database of the test's kind, with the schema made."""
+    database = Database(any_db_url)
+    await database.create_schema()
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

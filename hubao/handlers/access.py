@@ -20,7 +20,6 @@ from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.router import Role
 from hubao.storage import records, repo
 from hubao.storage.db import Database
-from hubao.storage.models import Member
 from hubao.storage.records import GroupRow, MemberRow
 from hubao.storage.tx import Tx
 
@@ -83,7 +82,7 @@ class StoreBackend:
                 roles |= Role.OWNER
             if risk.reporter_id == user.id:
                 roles |= Role.REPORTER
-            if partners(roster, user.id, risk.owner_id):
+            if _partners(roster, user.id, risk.owner_id):
                 roles |= Role.PARTNER
         return roles
 
@@ -91,7 +90,7 @@ class StoreBackend:
         await records.enqueue(tx, keyed(messages, key_prefix), now=self.clock.now())
 
 
-def partners(roster: Mapping[str, MemberRow | Member], user_id: str, owner_id: str) -> bool:
+def _partners(roster: Mapping[str, MemberRow], user_id: str, owner_id: str) -> bool:
     """Whether ``user_id`` is the partner of ``owner_id`` (either of the two may have named the other)."""
     if user_id == owner_id:
         return False

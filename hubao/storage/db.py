@@ -83,7 +83,7 @@ class Database:
             except BaseException:
                 await self._release(connection, broken=True)
                 raise
-            if self.is_sqlite:
+            if self.is_sqlite and self._kept is None:
                 self._kept = (connection, tx.driver)
             broken = False
             try:

@@ -27,8 +27,10 @@ _RISK_COLUMNS = (
     "respond_by, resolve_by, acked_at, resolved_at, snoozed_until, resolution, policy, next_step_at, "
     "respond_pings, resolve_pings, clock_epoch"
 )
+_RISK_NAMES = _RISK_COLUMNS.split(", ")
 _RISK_TIMES = frozenset({"created_at", "respond_by", "resolve_by", "acked_at", "resolved_at", "snoozed_until",
                          "next_step_at"})  # fmt: skip
+_RISK_JSON = frozenset({"tags", "policy"})
 
 
 @dataclass(slots=True)
@@ -101,12 +103,17 @@ class RiskRow:
     @classmethod
     def of(cls, tx: Tx, row: Row) -> RiskRow:
         values = list(row)
-        values[5] = tx.json_value(values[5])
-        values[9] = bool(values[9])
-        for index in (11, 12, 13, 14, 15, 16, 19):
+        for index in _TIME_AT:
             values[index] = tx.moment(values[index])
-        values[18] = tx.json_value(values[18])
+        for index in _JSON_AT:
+            values[index] = tx.json_value(values[index])
+        values[_URGENT_AT] = bool(values[_URGENT_AT])  # SQLite keeps 0/1
         return cls(*values)
+
+
+_TIME_AT = tuple(i for i, name in enumerate(_RISK_NAMES) if name in _RISK_TIMES)
+_JSON_AT = tuple(i for i, name in enumerate(_RISK_NAMES) if name in _RISK_JSON)
+_URGENT_AT = _RISK_NAMES.index("urgent")
 
 
 GroupRecord = Group | GroupRow  # what handlers read a group from: an ORM object or a row
@@ -211,7 +218,7 @@ async def take_next_number(tx: Tx, group_id: int) -> int:
     return int(row[0]) - 1
 
 
-_INSERTED = _RISK_COLUMNS.split(", ")[1:]
+_INSERTED = _RISK_NAMES[1:]
 _INSERT_RISK = f"INSERT INTO risks ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))}) RETURNING id"
 
 
@@ -233,7 +240,7 @@ async def update_risk(tx: Tx, risk: RiskRow, *columns: str) -> None:
 def _column_value(tx: Tx, name: str, value: Any) -> Any:
     if name in _RISK_TIMES:
         return tx.when(value)
-    if name in ("tags", "policy"):
+    if name in _RISK_JSON:
         return tx.json_text(value)
     return value
 

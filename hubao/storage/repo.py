@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -16,8 +15,6 @@ from hubao.storage import records
 from hubao.storage.models import Group, Member, Risk, RiskEvent, SeenDelivery
 from hubao.storage.tx import Tx
 
-OPEN_STATES = records.OPEN_STATES
-
 
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -28,23 +25,11 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(table)
 
 
-# Statements on the path of every command are built once and run with parameters: building a
-# statement costs more than SQLite takes to run it.
+# Built once and run with parameters: building a statement costs more than SQLite takes to run it.
 _GROUP_BY_CHAT = select(Group).where(Group.platform == bindparam("platform"), Group.chat_id == bindparam("chat_id"))
 _ROSTER = select(Member).where(Member.group_id == bindparam("group_id")).order_by(col(Member.id))
 _RISK = select(Risk).where(Risk.group_id == bindparam("group_id"), Risk.number == bindparam("number"))
 _RISK_FOR_UPDATE = _RISK.with_for_update()
-
-
-@functools.cache
-def _insert_ignoring_duplicates(dialect: str, table: Any, key: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=[key])
-
-
-async def record_delivery(session: AsyncSession, key: str, now: datetime) -> bool:
-    """Insert a delivery key; False when it was already there."""
-    return await records.record_delivery(await Tx.over(session), key, now)
 
 
 async def forget_deliveries_before(session: AsyncSession, cutoff: datetime) -> int:
@@ -119,11 +104,6 @@ async def upsert_member(
     return member, False
 
 
-async def take_next_number(session: AsyncSession, group_id: int) -> int:
-    """Atomically allocate the group's next risk number."""
-    return await records.take_next_number(await Tx.over(session), group_id)
-
-
 async def get_risk(session: AsyncSession, group_id: int, number: int, *, for_update: bool = False) -> Risk | None:
     stmt = _RISK_FOR_UPDATE if for_update else _RISK
     return (await session.exec(stmt, params={"group_id": group_id, "number": number})).first()
@@ -139,18 +119,12 @@ async def add_event(
     at: datetime,
     data: dict[str, Any] | None = None,
     message_id: str | None = None,
-) -> RiskEvent:
-    event = RiskEvent(
-        group_id=group_id,
-        risk_id=risk_id,
-        actor_id=actor_id,
-        kind=kind,
-        at=at,
-        data=data or {},
+) -> None:
+    """Append to the audit trail, in the session's transaction."""
+    await records.add_event(
+        await Tx.over(session), group_id=group_id, risk_id=risk_id, actor_id=actor_id, kind=kind, at=at, data=data,
         message_id=message_id,
-    )
-    session.add(event)
-    return event
+    )  # fmt: skip
 
 
 async def risk_events(session: AsyncSession, risk_id: int) -> list[RiskEvent]:

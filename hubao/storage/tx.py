@@ -89,11 +89,9 @@ class Tx:
 
     def __init__(self, connection: AsyncConnection, driver: Driver, session: AsyncSession | None = None) -> None:
         self._connection = connection
-        self._driver = driver
+        self.driver = driver
         self._session = session
         self._owns_session = session is None
-        self.sqlite = driver.sqlite
-        self.driver = driver
         self.info: dict[str, Any] = {}  # per-transaction caches of the hot path (roster, admins)
 
     @classmethod
@@ -102,8 +100,7 @@ class Tx:
         if connection.dialect.name != "sqlite":
             # Through SQLAlchemy's adapter, so that a session made later on this connection joins it.
             await connection.begin()
-        if driver is None or not driver.sqlite:
-            driver = await driver_of(connection)
+        driver = driver or await driver_of(connection)
         if driver.sqlite:
             # BEGIN IMMEDIATE on the driver: SQLAlchemy's own begin would cost more than the command.
             await driver.execute("BEGIN IMMEDIATE", ())
@@ -114,6 +111,10 @@ class Tx:
         """The hot-path statements inside a transaction that an ORM session already runs."""
         connection = await session.connection()
         return cls(connection, await driver_of(connection), session)
+
+    @property
+    def sqlite(self) -> bool:
+        return self.driver.sqlite
 
     @property
     def session(self) -> AsyncSession:
@@ -129,7 +130,7 @@ class Tx:
 
     async def fetch(self, sql: str, *params: Any) -> list[Row]:
         await self._flush_orm()
-        return await self._driver.fetch(sql, params)
+        return await self.driver.fetch(sql, params)
 
     async def fetchrow(self, sql: str, *params: Any) -> Row | None:
         rows = await self.fetch(sql, *params)
@@ -143,7 +144,7 @@ class Tx:
         """
         if sees_orm:
             await self._flush_orm()
-        return await self._driver.execute(sql, params)
+        return await self.driver.execute(sql, params)
 
     async def _flush_orm(self) -> None:
         # ORM changes not yet flushed would be invisible to plain SQL in the same transaction.
@@ -200,7 +201,7 @@ class Tx:
             await self._end("ROLLBACK")
 
     async def _end(self, statement: str) -> None:
-        driver = self._driver
+        driver = self.driver
         assert isinstance(driver, _SqliteDriver)
         if driver.connection.in_transaction:
             driver.connection.execute(statement)

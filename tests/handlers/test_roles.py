@@ -17,8 +17,9 @@ from hubao.adapters.console import ConsoleAdapter, Said
 from hubao.bot.app import App, build_router, read_config
 from hubao.bot.events import User
 from hubao.bot.i18n import Catalog
-from hubao.storage import repo
+from hubao.storage import records, repo
 from hubao.storage.models import BotAdmin, Group, Risk
+from hubao.storage.tx import Tx
 
 ANYONE, MEMBER, OWNER, PARTNER, REPORTER, LEADER, ADMIN = (
     "anyone", "member", "owner", "partner", "reporter", "leader", "admin"
@@ -110,7 +111,7 @@ async def _arrange(session: AsyncSession, groups: dict[str, Group]) -> None:
         session.add_all([owner, partner])
         risk = await repo.get_risk(session, gid, 1)
         if risk is None:
-            number = await repo.take_next_number(session, gid)
+            number = await records.take_next_number(await Tx.over(session), gid)
             risk = Risk(group_id=gid, number=number, content="样例", reporter_id="", owner_id="",
                         created_at=now, respond_by=now, resolve_by=now)  # fmt: skip
         risk.owner_id, risk.reporter_id = _uid(f"owner_{suffix}"), _uid(f"reporter_{suffix}")

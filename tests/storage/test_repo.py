@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,20 +10,13 @@ import pytest
 from sqlmodel import select
 
 from hubao.bot.clock import ManualClock
-from hubao.storage import repo
+from hubao.storage import records, repo
 from hubao.storage.db import Database
 from hubao.storage.leases import SqlLeases
 from hubao.storage.models import Outbox, RiskEvent, SeenDelivery
+from hubao.storage.tx import Tx
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(any_db_url: str) -> AsyncIterator[Database]:
-    database = Database(any_db_url)
-    await database.create_schema()
-    yield database
-    await database.dispose()
 
 
 async def test_times_come_back_as_aware_utc(db: Database) -> None:
@@ -43,7 +35,7 @@ async def test_risk_numbers_are_per_group_and_never_repeat_under_concurrency(db:
 
     async def take(group_id: int) -> int:
         async with db.transaction() as s:
-            return await repo.take_next_number(s, group_id)
+            return await records.take_next_number(await Tx.over(s), group_id)
 
     numbers = await asyncio.gather(*(take(a.id or 0) for _ in range(20)))
     assert sorted(numbers) == list(range(1, 21))
@@ -52,15 +44,15 @@ async def test_risk_numbers_are_per_group_and_never_repeat_under_concurrency(db:
 
 async def test_a_delivery_key_is_recorded_once(db: Database) -> None:
     async with db.transaction() as s:
-        assert await repo.record_delivery(s, "feishu:evt_1", NOW)
+        assert await records.record_delivery(await Tx.over(s), "feishu:evt_1", NOW)
     async with db.transaction() as s:
-        assert not await repo.record_delivery(s, "feishu:evt_1", NOW)
+        assert not await records.record_delivery(await Tx.over(s), "feishu:evt_1", NOW)
     with pytest.raises(RuntimeError):
         async with db.transaction() as s:
-            assert await repo.record_delivery(s, "feishu:evt_2", NOW)
+            assert await records.record_delivery(await Tx.over(s), "feishu:evt_2", NOW)
             raise RuntimeError("processing failed")  # rolled back: the platform's retry must get through
     async with db.transaction() as s:
-        assert await repo.record_delivery(s, "feishu:evt_2", NOW)
+        assert await records.record_delivery(await Tx.over(s), "feishu:evt_2", NOW)
     async with db.transaction() as s:
         assert await repo.forget_deliveries_before(s, NOW + timedelta(hours=25)) == 2
 

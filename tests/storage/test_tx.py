@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,14 +15,6 @@ from hubao.storage.records import RiskRow
 from hubao.storage.tx import Tx
 
 NOW = datetime(2026, 11, 23, 1, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(any_db_url: str) -> AsyncIterator[Database]:
-    database = Database(any_db_url)
-    await database.create_schema()
-    yield database
-    await database.dispose()
 
 
 async def _group(db: Database, chat_id: str = "oc_1") -> Group:

@@ -4,10 +4,7 @@ without letting go, a stand-by instance takes over once the lease runs out — n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from hubao.adapters.wecom import Settings, create
 from hubao.adapters.wecom.adapter import WeComAdapter
@@ -19,14 +16,6 @@ from tests.adapters.wecom.conftest import Recorder, until
 from tests.adapters.wecom.standin import WeComStandIn
 
 LEASE_TTL = 0.3  # seconds of the manual clock; renewed every ttl/3 of real time
-
-
-@pytest.fixture
-async def shared_db(any_db_url: str) -> AsyncIterator[Database]:
-    db = Database(any_db_url)
-    await db.create_schema()
-    yield db
-    await db.dispose()
 
 
 def _instance(name: str, db: Database, clock: ManualClock, standin: WeComStandIn, recorder: Recorder) -> WeComAdapter:
@@ -44,10 +33,10 @@ def _instance(name: str, db: Database, clock: ManualClock, standin: WeComStandIn
 
 
 async def test_a_dead_holder_is_replaced_when_its_lease_runs_out(
-    shared_db: Database, clock: ManualClock, standin: WeComStandIn, recorder: Recorder
+    db: Database, clock: ManualClock, standin: WeComStandIn, recorder: Recorder
 ) -> None:
-    first = _instance("one", shared_db, clock, standin, recorder)
-    second = _instance("two", shared_db, clock, standin, recorder)
+    first = _instance("one", db, clock, standin, recorder)
+    second = _instance("two", db, clock, standin, recorder)
     try:
         await first.start()
         await until(lambda: first.connection_up() is True)
