@@ -24,7 +24,7 @@ WARMUP = 200
 
 
 async def run(url: str, count: int) -> None:
-    from hubao.bot.app import App, read_config
+    from hubao.app import App, read_config
     from hubao.bot.clock import SystemClock
     from hubao.bot.events import InboundEvent, User
     from hubao.storage import repo

@@ -56,7 +56,7 @@ SERVER_CPUS: set[int] = set()  # with --pin: the server's CPU; the load generato
 async def serve_hubao(platform: str, db_path: str, profile: str | None) -> None:
     from aiohttp import web
 
-    from hubao.bot.app import App, read_config
+    from hubao.app import App, read_config
     from hubao.bot.clock import SystemClock
     from hubao.storage import repo
 

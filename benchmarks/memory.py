@@ -57,7 +57,7 @@ def write_config(path: Path, db_url: str, port: int, sink: str) -> None:
 
 async def prepare(config_path: Path) -> None:
     """Schema and one group per platform (leader + Bob), written before the server starts."""
-    from hubao.bot.app import App, read_config
+    from hubao.app import App, read_config
     from hubao.storage import repo
 
     app = App(read_config(str(config_path), environ={}))

@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.clock import ManualClock
 from hubao.bot.config import load_config
 from hubao.scheduler.policy import Policy

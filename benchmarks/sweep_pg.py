@@ -31,7 +31,7 @@ import asyncpg
 from sqlalchemy import event
 
 from benchmarks import procs
-from hubao.bot.app import App, read_config
+from hubao.app import App, read_config
 from hubao.bot.clock import ManualClock
 from hubao.bot.events import InboundEvent, Mention, User
 

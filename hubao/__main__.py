@@ -1,5 +1,5 @@
 """``python -m hubao`` is the ``hubao`` command."""
 
-from hubao.bot.cli import main
+from hubao.cli import main
 
 raise SystemExit(main())

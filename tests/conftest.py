@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.clock import ManualClock
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.storage.db import Database
 from tests.harness import config_for, fresh_database, postgres_url
 

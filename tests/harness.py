@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from hubao.bot.app import App, read_config
+from hubao.app import App, read_config
 from hubao.bot.config import Config
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 
 PG_ENV = "HUBAO_TEST_DATABASE_URL"
 

@@ -5,7 +5,7 @@
 ``/incident end [summary]`` (leader, admin) closes it and posts the timeline. While it is
 open, every ``[incidents] prompt_every`` (30 min by default) counted from the start, the bot
 asks the group for progress; when a whole interval passed without an update, the prompt
-@-mentions the leader. The prompts run from a database timer (see :mod:`hubao.handlers.timers`).
+@-mentions the leader. The prompts run from a database timer (registered by :func:`register_timers`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from hubao.bot.router import CommandContext, Role, Router, UsageError
 from hubao.bot.timeparse import format_duration
 from hubao.handlers.common import MAX_CONTENT, group_id, group_zone, local_time, person, roster
 from hubao.handlers.reports import catalog_for, span_text
-from hubao.handlers.timers import cancel_incident_prompt, schedule_incident_prompt
+from hubao.scheduler import timers
 from hubao.storage import reports as store
-from hubao.storage.models import Group, Incident, IncidentEntry
+from hubao.storage.models import Group, Incident, IncidentEntry, Timer
 from hubao.storage.tx import Tx
 
 Ctx = CommandContext[Tx]
@@ -234,3 +234,39 @@ async def prompt(
     while next_at <= now:
         next_at += every
     return [message], next_at
+
+
+# --- the progress-prompt timer -----------------------------------------------------------
+
+INCIDENT_PROMPT = "incident.prompt"
+
+
+def incident_key(incident: Incident) -> str:
+    return f"incident:{incident.id}:prompt"
+
+
+async def schedule_incident_prompt(session: AsyncSession, incident: Incident, due_at: datetime) -> None:
+    await timers.schedule(
+        session,
+        kind=INCIDENT_PROMPT,
+        key=incident_key(incident),
+        due_at=due_at,
+        now=incident.started_at,
+        group_id=incident.group_id,
+        ref=str(incident.id),
+    )
+
+
+async def cancel_incident_prompt(session: AsyncSession, incident: Incident) -> None:
+    await timers.cancel(session, incident_key(incident))
+
+
+def register_timers(sweep: timers.TimerSweep, config: Config) -> None:
+    """While an incident lasts, the group is prompted for progress every ``incidents.prompt_every``."""
+
+    async def prompt_incident(session: AsyncSession, timer: Timer, now: datetime) -> datetime | None:
+        messages, next_at = await prompt(session, int(timer.ref), timer.due_at, config, now)
+        await timers.queue_messages(session, timer, messages, now)
+        return next_at
+
+    sweep.register(INCIDENT_PROMPT, prompt_incident)

@@ -22,10 +22,10 @@ from hubao.bot.timeparse import format_duration
 from hubao.handlers.common import MAX_CONTENT, group_id, group_zone, local_time, person, roster
 from hubao.handlers.reports import catalog_for, clip, span_text
 from hubao.handlers.risks import create_risk
-from hubao.handlers.timers import cancel_meeting_close, schedule_meeting_close
+from hubao.scheduler import timers
 from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import reports as store
-from hubao.storage.models import Group, Meeting, MeetingItem, Risk
+from hubao.storage.models import Group, Meeting, MeetingItem, Risk, Timer
 from hubao.storage.records import GroupRecord
 from hubao.storage.tx import Tx
 
@@ -253,3 +253,40 @@ async def auto_close(session: AsyncSession, meeting_id: int, config: Config, now
     if group is None:
         return None
     return await close_meeting(session, meeting, group, config, now, "system")
+
+
+# --- the auto-close timer ----------------------------------------------------------------
+
+MEETING_CLOSE = "meeting.close"
+
+
+def meeting_key(meeting: Meeting) -> str:
+    return f"meeting:{meeting.id}:close"
+
+
+async def schedule_meeting_close(session: AsyncSession, meeting: Meeting, config: Config) -> None:
+    await timers.schedule(
+        session,
+        kind=MEETING_CLOSE,
+        key=meeting_key(meeting),
+        due_at=meeting.started_at + config.meetings.auto_close,
+        now=meeting.started_at,
+        group_id=meeting.group_id,
+        ref=str(meeting.id),
+    )
+
+
+async def cancel_meeting_close(session: AsyncSession, meeting: Meeting) -> None:
+    await timers.cancel(session, meeting_key(meeting))
+
+
+def register_timers(sweep: timers.TimerSweep, config: Config) -> None:
+    """A meeting left open is closed, with its digest, after ``meetings.auto_close``."""
+
+    async def close_meeting(session: AsyncSession, timer: Timer, now: datetime) -> datetime | None:
+        digest = await auto_close(session, int(timer.ref), config, now)
+        if digest is not None:
+            await timers.queue_messages(session, timer, [digest], now)
+        return None
+
+    sweep.register(MEETING_CLOSE, close_meeting)

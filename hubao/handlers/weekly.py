@@ -6,10 +6,10 @@ the same chat every week (a hash of platform and chat id) and never lands on :00
 rejects bursts there). A ``workdays`` group whose slot falls outside working time posts at the next
 working minute.
 
-What: the weekly summary — :mod:`hubao.handlers.timers` registers it for this kind with
-``replace=True`` and :func:`hubao.handlers.reports.week_closed_by` picks the week (a Monday to
-Wednesday slot covers the previous week). :func:`board_handler`, the board of open risks with the
-overdue count, is only the fallback registered before that. ``/admin digest`` calls
+What: the weekly summary (:func:`summary_handler`, which the composition root registers for this
+kind); :func:`hubao.handlers.reports.week_closed_by` picks the week (a Monday to Wednesday slot
+covers the previous week). :func:`board_handler` posts just the board of open risks with the
+overdue count, for a deployment that wants no figures. ``/admin digest`` calls
 :func:`schedule_weekly` after changing ``Group.digest_at``; groups without a timer get one on the
 next sweep (:func:`ensure_weekly`).
 """
@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage
 from hubao.bot.i18n import Catalog
+from hubao.handlers import reports
 from hubao.handlers.common import group_zone, roster
 from hubao.handlers.risks import render_board
 from hubao.scheduler import timers
@@ -141,3 +142,17 @@ def board_handler(config: Config, calendar_for: Callable[[GroupRecord], Calendar
         return next_weekly_at(group, config, now, calendar_for(group))
 
     return post_board
+
+
+def summary_handler(config: Config, calendar_for: Callable[[GroupRecord], Calendar]) -> timers.TimerHandler:
+    """The ``weekly`` timer handler that posts the weekly summary (what ``hubao serve`` registers)."""
+
+    async def post_summary(session: AsyncSession, timer: Timer, now: datetime) -> datetime | None:
+        group = await repo.get_group_by_id(session, timer.group_id or 0)
+        if group is None:
+            return None
+        summaries = await reports.weekly_summaries(session, [group], config, now, slot=timer.due_at)
+        await timers.queue_messages(session, timer, list(summaries.values()), now)
+        return next_weekly_at(group, config, now, calendar_for(group))
+
+    return post_summary

@@ -35,13 +35,15 @@ crash queues nothing twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.bot.clock import Clock
+from hubao.bot.events import OutboundMessage
+from hubao.storage import repo
 from hubao.storage import schedule as store
 from hubao.storage.db import Database
 from hubao.storage.models import Timer
@@ -77,6 +79,14 @@ async def cancel(session: AsyncSession, key: str) -> bool:
 def message_key(timer: Timer, suffix: str = "") -> str:
     """An outbox key unique to this firing of ``timer``."""
     return f"timer:{timer.key}:{timer.due_at:%Y%m%dT%H%M%S}{suffix}"
+
+
+async def queue_messages(
+    session: AsyncSession, timer: Timer, messages: Sequence[OutboundMessage], now: datetime
+) -> None:
+    """Queue what one firing of ``timer`` says, under keys that make a rerun queue nothing new."""
+    items = [(message_key(timer, f":{i}"), m.to_json(), int(m.lane)) for i, m in enumerate(messages)]
+    await repo.enqueue(session, items, now=now)
 
 
 class TimerSweep:

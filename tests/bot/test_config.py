@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hubao.bot.app import read_config
+from hubao.app import read_config
 from hubao.bot.config import ConfigError, Section, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
 
 
 def test_every_platform_key_is_documented_in_the_example() -> None:
-    from hubao.bot.app import platform_settings_models
+    from hubao.app import platform_settings_models
 
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     for name, model in platform_settings_models().items():

@@ -20,8 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlmodel import col, select
 
+from hubao.app import App
 from hubao.bot.adapter import Adapter, DeliveryError, SendLimit
-from hubao.bot.app import App
 from hubao.bot.clock import ManualClock
 from hubao.bot.delivery import OutboxItem, RetryPolicy, split_message
 from hubao.bot.events import Button, Lane, OutboundMessage, User

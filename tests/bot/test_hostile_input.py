@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import select
 
-from hubao.bot.app import build_router, read_config
-from hubao.bot.console import ConsoleSession
+from hubao.app import build_router, read_config
 from hubao.bot.events import InboundEvent, Mention, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import UnknownCommand, UsageError
 from hubao.bot.sanitize import clean_line
+from hubao.console import ConsoleSession
 from hubao.handlers.common import MAX_CONTENT
 from hubao.handlers.intake import IntakeError, decode_json, parse_alertmanager, parse_risk_request
 from hubao.storage.models import Outbox, Risk, RiskEvent, SeenDelivery

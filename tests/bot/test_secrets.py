@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from hubao.bot.cli import main
 from hubao.bot.config import ConfigError, Section, load_config
 from hubao.bot.redact import MASK, collect_secrets
+from hubao.cli import main
 from tests.harness import config_for
 
 ROOT = Path(__file__).resolve().parents[2]

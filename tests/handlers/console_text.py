@@ -13,8 +13,8 @@ from hubao.adapters.dingtalk import render as dingtalk
 from hubao.adapters.dingtalk.adapter import DingTalkAdapter
 from hubao.adapters.feishu import render as feishu
 from hubao.adapters.wecom import render as wecom
-from hubao.bot.console import ConsoleSession
 from hubao.bot.events import OutboundMessage
+from hubao.console import ConsoleSession
 from hubao.storage.models import Outbox
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.storage.models import ApiToken, BotAdmin, Group, Member, Outbox, RiskEvent, Timer
 
 

@@ -6,7 +6,7 @@ import json
 
 from sqlmodel import col, select
 
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.storage.models import RiskEvent
 
 

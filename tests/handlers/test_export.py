@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from openpyxl import load_workbook
 
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.handlers.export import export_bytes, sign_link, verify_link
 from hubao.storage import repo
 from tests.handlers.test_reports import _seed

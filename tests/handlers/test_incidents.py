@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.storage.models import Incident, IncidentEntry, Timer
 from tests.handlers.console_text import block, rows
 

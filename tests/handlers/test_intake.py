@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from hubao.adapters.console import ConsoleAdapter
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.events import User
 from hubao.handlers.intake import issue_token
 from hubao.storage import repo

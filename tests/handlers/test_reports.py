@@ -8,7 +8,7 @@ from datetime import timedelta
 import aiohttp
 from sqlmodel import select
 
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.handlers.intake import issue_token
 from hubao.storage import repo
 from hubao.storage.models import Member, Risk, RiskEvent

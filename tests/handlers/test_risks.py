@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 
 from hubao.adapters.console import Said
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.storage import repo
 from hubao.storage.models import Outbox, Risk, RiskEvent
 

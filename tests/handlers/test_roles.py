@@ -14,7 +14,7 @@ from sqlalchemy import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.adapters.console import ConsoleAdapter, Said
-from hubao.bot.app import App, build_router, read_config
+from hubao.app import App, build_router, read_config
 from hubao.bot.events import User
 from hubao.bot.i18n import Catalog
 from hubao.storage import records, repo

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from hubao.adapters.console import CHAT_ID, PLATFORM
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from hubao.storage import repo
 from hubao.storage.models import Group, Member, Outbox, Risk, RiskEvent
 

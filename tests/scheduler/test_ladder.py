@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubao.bot.console import ConsoleSession
+from hubao.console import ConsoleSession
 from tests.scheduler.helpers import (
     escalations,
     first_line,

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.clock import ManualClock
 from hubao.scheduler.sweep import EscalationSweep
 from hubao.storage.models import Group, Outbox, Risk, RiskEvent

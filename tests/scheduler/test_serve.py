@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.clock import ManualClock
 from tests.harness import config_for
 from tests.scheduler.helpers import escalations, team

@@ -15,8 +15,8 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from sqlmodel import col, func, select
 
+from hubao.app import App
 from hubao.bot.adapter import Adapter, DeliveryError, SendLimit
-from hubao.bot.app import App
 from hubao.bot.clock import ManualClock
 from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.storage.models import Outbox, RiskEvent

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.events import User
 from tests.harness import serve
 

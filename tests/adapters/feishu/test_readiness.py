@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 
 from hubao.adapters.feishu.adapter import FeishuAdapter
-from hubao.bot.app import App
+from hubao.app import App
 from tests.harness import serve
 
 from .conftest import settings_for

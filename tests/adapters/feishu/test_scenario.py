@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from hubao.adapters.feishu.adapter import FeishuAdapter
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.clock import ManualClock
 from hubao.bot.events import Button, User
 from tests.harness import serve

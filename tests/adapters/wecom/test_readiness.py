@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from hubao.adapters.wecom.adapter import WeComAdapter
-from hubao.bot.app import App
+from hubao.app import App
 from tests.adapters.wecom.conftest import until
 from tests.adapters.wecom.standin import WeComStandIn
 from tests.harness import serve

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from hubao.adapters.wecom.adapter import WeComAdapter
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.events import User
 from tests.adapters.wecom.conftest import WEBHOOK_KEYS, until
 from tests.adapters.wecom.standin import WeComStandIn, wx_encrypt

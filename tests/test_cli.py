@@ -8,7 +8,7 @@ import sys
 
 def _hubao(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hubao.bot.cli", *args],
+        [sys.executable, "-m", "hubao.cli", *args],
         input=stdin, capture_output=True, text=True, timeout=120, env={"PATH": "", "HOME": "/tmp"},
     )
 
@@ -63,9 +63,9 @@ def test_the_deploy_files_start_the_server_with_options_the_cli_accepts() -> Non
     import pathlib
     import shlex
 
-    from hubao.bot.cli import _parser
+    from hubao.cli import _parser
 
-    root = pathlib.Path(__file__).resolve().parents[2]
+    root = pathlib.Path(__file__).resolve().parents[1]
     dockerfile = (root / "deploy" / "Dockerfile").read_text(encoding="utf-8")
     cmd = json.loads(next(line for line in dockerfile.splitlines() if line.startswith("CMD "))[4:])
     unit = (root / "deploy" / "hubao.service").read_text(encoding="utf-8")
@@ -79,8 +79,8 @@ def test_the_deploy_files_start_the_server_with_options_the_cli_accepts() -> Non
 async def test_outbox_lists_dead_messages(tmp_path: object) -> None:
     import pathlib
 
+    from hubao.app import App
     from hubao.bot.adapter import Adapter, DeliveryError
-    from hubao.bot.app import App
     from hubao.bot.clock import ManualClock
     from hubao.bot.events import InboundEvent, User
     from tests.harness import config_for

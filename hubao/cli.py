@@ -77,13 +77,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
-    from hubao.bot.app import default_config_path, read_config
+    from hubao.app import default_config_path, read_config
 
     return read_config(args.config or default_config_path(), overrides=overrides)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hubao.bot.app import App
+    from hubao.app import App
 
     async def run() -> None:
         app = App(_config(args))
@@ -139,7 +139,7 @@ def _console(args: argparse.Namespace) -> int:
 
 async def run_console(config, stdin: TextIO, stdout: TextIO) -> int:  # type: ignore[no-untyped-def]
     from hubao.bot.clock import ManualClock, SystemClock
-    from hubao.bot.console import ConsoleSession
+    from hubao.console import ConsoleSession
 
     interactive = stdin.isatty()
     # The console's clock starts at the real minute and then moves only with :advance.
@@ -165,7 +165,7 @@ async def run_console(config, stdin: TextIO, stdout: TextIO) -> int:  # type: ig
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from hubao.bot.app import App
+    from hubao.app import App
 
     async def check() -> int:
         app = App(_config(args))
@@ -216,7 +216,7 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 def _outbox(args: argparse.Namespace) -> int:
-    from hubao.bot.app import App
+    from hubao.app import App
 
     async def listing() -> int:
         app = App(_config(args))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hubao.adapters.console import CHAT_ID, PLATFORM, ConsoleAdapter, Said, console_user, parse_line
-from hubao.bot.app import App
+from hubao.app import App
 from hubao.bot.clock import ManualClock
 from hubao.bot.config import Config
 from hubao.bot.timeparse import parse_duration

@@ -1,6 +1,7 @@
 """The composition root: wires config, storage, handlers, adapters, scheduler and delivery.
 
-This is the one kernel module allowed to import every other top-level package.
+It sits above the design's folders (bot, adapters, handlers, storage, scheduler); nothing
+below imports it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from hubao.handlers import intake, weekly
 from hubao.handlers import meetings as meeting_handlers
 from hubao.handlers import reports as report_handlers
 from hubao.handlers import risks as risk_handlers
-from hubao.handlers import timers as report_timers
 from hubao.handlers.access import StoreBackend
 from hubao.handlers.escalation import EscalationMessages
 from hubao.scheduler.calendar import CalendarBook
@@ -143,8 +143,9 @@ class App:
         )
         # Database timers; features register their kinds here (see hubao.scheduler.timers).
         self.timers = TimerSweep(self.db, self.clock)
-        self.timers.register(weekly.KIND, weekly.board_handler(config, self.calendars))
-        report_timers.register(self.timers, config, self.calendars)  # weekly summary, meetings, incidents
+        self.timers.register(weekly.KIND, weekly.summary_handler(config, self.calendars))
+        meeting_handlers.register_timers(self.timers, config)
+        incident_handlers.register_timers(self.timers, config)
         self._tasks: list[asyncio.Task[None]] = []
         self._deliveries_pruned_at: datetime | None = None
 
