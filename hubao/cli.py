@@ -10,16 +10,18 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from hubao import __version__
 from hubao.bot.config import ConfigError
 from hubao.bot.observability import configure_logging
 
+_SHARED_DEFAULTS = {"config": None, "log_level": "warning", "log_format": "text"}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -33,13 +35,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    for name, default in _SHARED_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hubao", description="互保 (HuBao) group bot for WeCom, DingTalk and Feishu")
+    # The shared options are accepted before and after the subcommand (``hubao serve --config F``
+    # is ``hubao --config F serve``). SUPPRESS keeps a subcommand from resetting a value given
+    # before it; the real defaults are filled in after parsing (:data:`_SHARED_DEFAULTS`), as the
+    # parsers share the option objects and a default set on one would show up in all.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--config", "-c", help="TOML config file (default: $HUBAO_CONFIG or ./hubao.toml)")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: warning")
+    common.add_argument("--log-format", choices=["text", "json"], help="json: one object per line (default: text)")
+    parser = argparse.ArgumentParser(
+        prog="hubao", description="互保 (HuBao) group bot for WeCom, DingTalk and Feishu", parents=[common]
+    )
     parser.add_argument("--version", action="version", version=f"hubao {__version__}")
-    parser.add_argument("--config", "-c", help="TOML config file (default: $HUBAO_CONFIG or ./hubao.toml)")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one object per line")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_subparser_class(common))
 
     serve = sub.add_parser("serve", help="run the HTTP callbacks, long connections, scheduler and delivery")
     serve.set_defaults(func=_serve)
@@ -74,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="file to write (default: hubao-<group>-<from>-<to>.xlsx or .zip)")
     export.set_defaults(func=lambda args: asyncio.run(_export(args)))
     return parser
+
+
+def _subparser_class(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    """Every subcommand's parser also takes the shared options."""
+
+    class SubcommandParser(argparse.ArgumentParser):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("parents", [common])
+            super().__init__(**kwargs)
+
+    return SubcommandParser
 
 
 def _config(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
