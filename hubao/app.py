@@ -31,6 +31,7 @@ from hubao.bot.observability import Metrics, request_id
 from hubao.bot.redact import collect_secrets, install_redaction
 from hubao.bot.router import Router
 from hubao.handlers import admin as admin_handlers
+from hubao.handlers import assessment as assessment_handlers
 from hubao.handlers import export as export_handlers
 from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
@@ -94,6 +95,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(report_handlers.router(config))
     table.include(incident_handlers.router(config))
     table.include(export_handlers.router(config))
+    table.include(assessment_handlers.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))
     return table

@@ -157,6 +157,47 @@ class ExportSection(Section):
     _parse = field_validator("link_ttl", mode="before")(lambda cls, v: _duration(v))
 
 
+_MATRIX_LEVELS = {"H": "high", "M": "medium", "L": "low", "高": "high", "中": "medium", "低": "low"}
+
+
+class AssessmentSection(Section):
+    """How a risk's level follows from its 可能性 × 影响 (likelihood × impact, 1-5 each).
+
+    By score (likelihood × impact): ``high_from`` and up is high, ``medium_from`` and up medium,
+    else low. ``matrix`` (five rows, likelihood 1 to 5; each five letters H/M/L or 高/中/低 for
+    impact 1 to 5) replaces the thresholds when given.
+    """
+
+    high_from: int = Field(default=15, ge=1, le=25)
+    medium_from: int = Field(default=8, ge=1, le=25)
+    matrix: list[str] = Field(default_factory=list)
+
+    @field_validator("matrix")
+    @classmethod
+    def _five_by_five(cls, value: list[str]) -> list[str]:
+        if value and (len(value) != 5 or any(len(row) != 5 or set(row) - set(_MATRIX_LEVELS) for row in value)):
+            raise ValueError("five rows of five letters H/M/L (or 高/中/低), likelihood 1-5 by impact 1-5")
+        return value
+
+    def level(self, likelihood: int, impact: int) -> str:
+        """high / medium / low for an assessment (both 1-5)."""
+        if self.matrix:
+            return _MATRIX_LEVELS[self.matrix[likelihood - 1][impact - 1]]
+        score = likelihood * impact
+        return "high" if score >= self.high_from else "medium" if score >= self.medium_from else "low"
+
+
+class WebSection(Section):
+    """The web board: signed links from the chat (``/board web``) and the sessions they open."""
+
+    secret: str = ""  # HMAC key of web links and session cookies; empty = the web board is off
+    link_ttl: timedelta = timedelta(days=7)  # how long a link from the chat or the CLI opens the board
+    session_ttl: timedelta = timedelta(hours=12)  # how long an opened board stays signed in
+    refresh: timedelta = timedelta(seconds=30)  # how often an open board refreshes itself
+
+    _parse = field_validator("link_ttl", "session_ttl", "refresh", mode="before")(lambda cls, v: _duration(v))
+
+
 class Config(Section):
     bot: BotSection = BotSection()
     storage: StorageSection = StorageSection()
@@ -168,6 +209,8 @@ class Config(Section):
     incidents: IncidentsSection = IncidentsSection()
     points: PointsSection = PointsSection()
     export: ExportSection = ExportSection()
+    assessment: AssessmentSection = AssessmentSection()
+    web: WebSection = WebSection()
     # Validated platform sections, keyed by platform name (models come from the adapters).
     platforms: dict[str, Any] = Field(default_factory=dict)
 

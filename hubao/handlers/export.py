@@ -106,6 +106,7 @@ def _risks_table(risks: Sequence[Risk], names: dict[str, str], zone: ZoneInfo) -
     header = (
         "number", "content", "level", "tags", "status", "source", "urgent", "reporter", "reporter_name", "owner",
         "owner_name", "created_at", "respond_by", "resolve_by", "acked_at", "resolved_at", "resolution",
+        "likelihood", "impact", "score",
     )  # fmt: skip
     rows = [
         [
@@ -126,6 +127,9 @@ def _risks_table(risks: Sequence[Risk], names: dict[str, str], zone: ZoneInfo) -
             _iso(r.acked_at, zone),
             _iso(r.resolved_at, zone),
             r.resolution,
+            r.likelihood or "",
+            r.impact or "",
+            r.likelihood * r.impact if r.likelihood and r.impact else "",
         ]
         for r in risks
     ]

@@ -11,6 +11,8 @@ from hubao.bot.events import Lane, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
 from hubao.bot.timeparse import format_duration, parse_deadline, parse_duration
+from hubao.handlers.assessment import Assessment, assessment_text, level_of, read_assessment
+from hubao.handlers.assessment import event_text as assessed_event_text
 from hubao.handlers.common import (
     MAX_CONTENT,
     age_text,
@@ -51,8 +53,9 @@ def router(
         summary="help.risk",
     )
     async def log_risk(ctx: Ctx) -> None:
-        level = (ctx.args.level or Level.MEDIUM).value
-        await create_risk(ctx, config, calendar_for, level=level, urgent=False)
+        found = read_assessment(ctx)
+        level = ctx.args.level.value if ctx.args.level else level_of(found, config.assessment) if found else None
+        await create_risk(ctx, config, calendar_for, level=level or Level.MEDIUM.value, urgent=False, assessment=found)
 
     @r.command("urgent", aliases=["紧急"], roles=Role.MEMBER, usage="/urgent <text> [@owner]", summary="help.urgent")
     async def urgent(ctx: Ctx) -> None:
@@ -211,6 +214,8 @@ def router(
         names = await _names(ctx)
         zone = group_zone(ctx.group, config)
         lines = [risk_summary(risk, names, ctx.t, zone)]
+        if assessed := assessment_text(risk, ctx.t):
+            lines.append(ctx.t("assess.line", assessment=assessed))
         reporter = person(risk.reporter_id, names)
         lines.append(ctx.t("risk.line_reporter", reporter=reporter.display, at=local_time(risk.created_at, zone)))
         if risk.resolution:
@@ -226,7 +231,8 @@ def router(
 
 
 async def create_risk(
-    ctx: Ctx, config: Config, calendar_for: CalendarFor, *, level: str, urgent: bool, source: str = "chat"
+    ctx: Ctx, config: Config, calendar_for: CalendarFor, *, level: str, urgent: bool, source: str = "chat",
+    assessment: Assessment | None = None,
 ) -> RiskRow:
     content = ctx.args.text.strip()
     if not content:
@@ -273,6 +279,8 @@ async def create_risk(
             resolution="",
             policy=policy.to_json(),
             next_step_at=respond_by,
+            likelihood=assessment.likelihood if assessment else None,
+            impact=assessment.impact if assessment else None,
         ),
     )
     data: dict[str, object] = {
@@ -283,6 +291,8 @@ async def create_risk(
         "urgent": urgent,
         "resolve_by": resolve_by.isoformat(),
     }
+    if assessment is not None:
+        data.update(likelihood=assessment.likelihood, impact=assessment.impact)
     await _save(ctx, risk, "created", data)
     names = await _names(ctx)
     names.setdefault(owner.id, owner)
@@ -328,6 +338,8 @@ def render_board(
         elif risk.acked_at is None and risk.respond_by < now:
             flag = unacked
         level = levels.get(risk.level) or levels.setdefault(risk.level, level_label(risk.level, t))
+        if risk.likelihood and risk.impact:
+            level = f"{level} {risk.likelihood}×{risk.impact}"
         lines.append(
             t(
                 "board.line",
@@ -347,6 +359,8 @@ def render_board(
 
 def describe_event(kind: str, data: dict[str, object], names: dict[str, User], ctx: Ctx, zone: object) -> str:
     t = ctx.t
+    if kind == "assessed":
+        return assessed_event_text(data, t)
     if kind == "assigned":
         return t("event.assigned", to=person(str(data.get("to")), names).display)
     if kind == "noted":

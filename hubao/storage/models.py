@@ -116,6 +116,9 @@ class Risk(SQLModel, table=True):
     respond_pings: int = 0  # respond-window pings sent since the clocks last started
     resolve_pings: int = 0
     clock_epoch: int = 0  # bumped by /reopen so step keys of a new round differ
+    # 可能性 × 影响 assessment, 1-5 each; NULL until assessed (see hubao.handlers.assessment).
+    likelihood: int | None = None
+    impact: int | None = None
 
 
 class RiskEvent(SQLModel, table=True):
@@ -132,6 +135,20 @@ class RiskEvent(SQLModel, table=True):
     kind: str = Field(max_length=32)
     data: dict[str, Any] = _json_column(dict)
     message_id: str | None = Field(default=None, max_length=200)
+
+
+class WebAccess(SQLModel, table=True):
+    """The generation of a scope's web links (``group:<id>`` or ``org``); revoking bumps it.
+
+    A link or session carries the generation it was made under and is refused once it differs.
+    """
+
+    __tablename__ = "web_access"
+
+    scope: str = Field(primary_key=True, max_length=40)
+    generation: int = 0
+    changed_at: datetime = _utc_column()
+    changed_by: str = Field(default="", max_length=160)
 
 
 class Outbox(SQLModel, table=True):

@@ -25,7 +25,7 @@ _MEMBER_COLUMNS = "id, group_id, user_id, name, partner_id, active, joined_at"
 _RISK_COLUMNS = (
     "id, group_id, number, content, level, tags, reporter_id, owner_id, status, urgent, source, created_at, "
     "respond_by, resolve_by, acked_at, resolved_at, snoozed_until, resolution, policy, next_step_at, "
-    "respond_pings, resolve_pings, clock_epoch"
+    "respond_pings, resolve_pings, clock_epoch, likelihood, impact"
 )
 _RISK_NAMES = _RISK_COLUMNS.split(", ")
 _RISK_TIMES = frozenset({"created_at", "respond_by", "resolve_by", "acked_at", "resolved_at", "snoozed_until",
@@ -99,6 +99,8 @@ class RiskRow:
     respond_pings: int = 0
     resolve_pings: int = 0
     clock_epoch: int = 0
+    likelihood: int | None = None
+    impact: int | None = None
 
     @classmethod
     def of(cls, tx: Tx, row: Row) -> RiskRow:
@@ -258,9 +260,13 @@ class BoardRow:
     respond_by: datetime
     resolve_by: datetime
     acked_at: datetime | None
+    likelihood: int | None = None
+    impact: int | None = None
 
 
-_BOARD_COLUMNS = "number, level, content, owner_id, status, created_at, respond_by, resolve_by, acked_at"
+_BOARD_COLUMNS = (
+    "number, level, content, owner_id, status, created_at, respond_by, resolve_by, acked_at, likelihood, impact"
+)
 
 
 async def board(
@@ -277,8 +283,8 @@ async def board(
     sql = f"SELECT {_BOARD_COLUMNS} FROM risks WHERE {where} ORDER BY created_at, number LIMIT ?"
     moment = tx.moment
     return [
-        BoardRow(n, level, content, owner, status, moment(c), moment(re), moment(rs), moment(a))  # type: ignore[arg-type]
-        for n, level, content, owner, status, c, re, rs, a in await tx.fetch(sql, *params, limit)
+        BoardRow(n, level, content, owner, status, moment(c), moment(re), moment(rs), moment(a), li, im)  # type: ignore[arg-type]
+        for n, level, content, owner, status, c, re, rs, a, li, im in await tx.fetch(sql, *params, limit)
     ]
 
 

@@ -54,6 +54,7 @@ async def test_xlsx_has_risks_events_metrics_members_and_points_cell_by_cell(mak
         "owner": "console:bob", "owner_name": "bob", "created_at": "2026-11-23 09:00:00+08:00",
         "respond_by": "2026-11-23 10:00:00+08:00", "resolve_by": "2026-11-24 09:00:00+08:00",
         "acked_at": "2026-11-23 09:10:00+08:00", "resolved_at": "2026-11-23 12:00:00+08:00", "resolution": None,
+        "likelihood": None, "impact": None, "score": None,
     }  # fmt: skip
 
     events = book["events"]
