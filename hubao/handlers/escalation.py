@@ -7,20 +7,17 @@ with ``:chat`` (the post to the group's escalation chat), so a step queued twice
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.handlers.common import age_text, group_zone, local_time, person, risk_buttons, risk_summary
 from hubao.scheduler.escalation import RESPOND, Audience, Step
-from hubao.storage import repo, schedule
-from hubao.storage.models import Group, Member, Risk
+from hubao.storage import sweep_sql
+from hubao.storage.records import GroupRecord, MemberRow, RiskRecord
+from hubao.storage.tx import Tx
 
 # A ping this much later than its rung (beyond calendar and snooze holds) says it is late.
 LATE_AFTER = timedelta(minutes=5)
@@ -28,40 +25,30 @@ LATE_AFTER = timedelta(minutes=5)
 Keyed = tuple[str, OutboundMessage]
 
 
-def step_key(risk: Risk, step: Step) -> str:
+def step_key(risk: RiskRecord, step: Step) -> str:
     return f"esc:{risk.id}:{risk.clock_epoch}:{step.step}:{step.repeat}"
 
 
 class EscalationMessages:
     def __init__(self, config: Config) -> None:
         self.config = config
-        # Members and admins read once per sweep transaction, not once per risk.
-        self._cache: weakref.WeakKeyDictionary[AsyncSession, dict[object, Any]] = weakref.WeakKeyDictionary()
 
-    def catalog(self, group: Group) -> Catalog:
+    def catalog(self, group: GroupRecord) -> Catalog:
         return Catalog(group.locale or self.config.bot.locale)
 
-    async def admins(self, session: AsyncSession) -> list[str]:
-        cache = self._cache.setdefault(session, {})
-        if "admins" not in cache:
-            cache["admins"] = list(dict.fromkeys([*self.config.bot.admins, *await schedule.stored_admins(session)]))
-        return list(cache["admins"])
-
-    async def members(self, session: AsyncSession, group_id: int) -> list[Member]:
-        cache = self._cache.setdefault(session, {})
-        if group_id not in cache:
-            cache[group_id] = await repo.members(session, group_id, active_only=False)
-        return list(cache[group_id])
+    async def admins(self, tx: Tx) -> list[str]:
+        """Configured admins, then those added from chat (read once per sweep transaction)."""
+        return list(dict.fromkeys([*self.config.bot.admins, *await sweep_sql.admin_ids(tx)]))
 
     async def __call__(
-        self, session: AsyncSession, risk: Risk, group: Group, step: Step, now: datetime, expected: datetime
+        self, tx: Tx, risk: RiskRecord, group: GroupRecord, step: Step, now: datetime, expected: datetime
     ) -> list[Keyed]:
         """The messages of ``step``; ``expected`` is when it could first have gone out."""
         t = self.catalog(group)
         zone = group_zone(group, self.config)
-        members = await self.members(session, risk.group_id)
+        members = await sweep_sql.members(tx, risk.group_id)  # read once per group and sweep transaction
         names = {m.user_id: User(m.user_id, m.name) for m in members}
-        pinged = await self.recipients(session, risk, group, step, members)
+        pinged = await self.recipients(tx, risk, group, step, members)
 
         if step.step == RESPOND:
             waited = age_text(now - risk.created_at, t)
@@ -102,7 +89,7 @@ class EscalationMessages:
         return out
 
     async def recipients(
-        self, session: AsyncSession, risk: Risk, group: Group, step: Step, members: Sequence[Member]
+        self, tx: Tx, risk: RiskRecord, group: GroupRecord, step: Step, members: Sequence[MemberRow]
     ) -> list[str]:
         """User ids to @-mention in the group, in ladder order, each once."""
         ids: list[str | None] = []
@@ -114,11 +101,11 @@ class EscalationMessages:
             ids.append(group.leader_id)
         if Audience.ADMINS in step.audience:
             prefix = f"{group.platform}:"  # a user of another platform cannot be @-mentioned here
-            ids.extend(a for a in await self.admins(session) if a.startswith(prefix))
+            ids.extend(a for a in await self.admins(tx) if a.startswith(prefix))
         return [uid for uid in dict.fromkeys(ids) if uid]
 
 
-def partners_of(owner_id: str, members: Sequence[Member]) -> list[str]:
+def partners_of(owner_id: str, members: Sequence[MemberRow]) -> list[str]:
     """The owner's partner(s): whom the owner names, and whoever names the owner (active only)."""
     active = {m.user_id: m for m in members if m.active}
     found: list[str] = []

@@ -35,6 +35,8 @@ class Driver(Protocol):
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int: ...
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
 
 class _SqliteDriver:
     sqlite = True
@@ -47,6 +49,9 @@ class _SqliteDriver:
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         return self.connection.execute(sql, params).rowcount
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.connection.executemany(sql, rows)
 
 
 class _AsyncpgDriver:
@@ -62,6 +67,9 @@ class _AsyncpgDriver:
         status: str = await self.connection.execute(_numbered(sql), *params)
         count = status.rsplit(" ", 1)[-1]  # "INSERT 0 1", "UPDATE 2"
         return int(count) if count.isdigit() else 0
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.connection.executemany(_numbered(sql), rows)
 
 
 @functools.cache
@@ -145,6 +153,12 @@ class Tx:
         if sees_orm:
             await self._flush_orm()
         return await self.driver.execute(sql, params)
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per row of parameters (on SQLite: one prepared statement, in C)."""
+        if rows:
+            await self._flush_orm()
+            await self.driver.execute_many(sql, rows)
 
     async def _flush_orm(self) -> None:
         # ORM changes not yet flushed would be invisible to plain SQL in the same transaction.

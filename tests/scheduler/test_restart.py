@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.app import App
 from hubao.bot.clock import ManualClock
 from hubao.scheduler.sweep import EscalationSweep
-from hubao.storage.models import Group, Outbox, Risk, RiskEvent
+from hubao.storage.models import Outbox, Risk, RiskEvent
+from hubao.storage.records import RiskRow
+from hubao.storage.tx import Tx
 from tests.harness import config_for
 from tests.scheduler.helpers import escalations, first_line, outbox_keys, pings, risk_row, team
 
@@ -56,8 +58,8 @@ class Crash(BaseException):
 
 
 class CrashAfterQueueing(EscalationSweep):
-    async def apply(self, session: AsyncSession, risk: Risk, group: Group | None, now: datetime) -> int:
-        await super().apply(session, risk, group, now)  # event written, ping queued, row updated …
+    async def perform(self, tx: Tx, risks: Sequence[RiskRow], now: datetime) -> list[str]:
+        await super().perform(tx, risks, now)  # events written, pings queued, rows updated …
         raise Crash  # … and the process dies before the commit
 
 

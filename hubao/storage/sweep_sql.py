@@ -1,0 +1,154 @@
+"""The escalation sweep's statements, in plain SQL on a :class:`~hubao.storage.tx.Tx`, a batch at a time.
+
+A batch of due risks costs a fixed handful of statements whatever its size: the claim, the
+groups, their members, the admins, then three writes — the risks' ladder state, the
+``escalated`` events and the outbox rows. On SQLite a write is one prepared statement run for
+every row (``executemany``, a loop in C); on PostgreSQL it is one statement over arrays
+(``unnest``), a single round trip.
+
+Rows are read with the command path's column lists (:mod:`hubao.storage.records`), so they have
+the same shape as the rows commands read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from hubao.storage.records import _GROUP_COLUMNS, _MEMBER_COLUMNS, _RISK_COLUMNS, GroupRow, MemberRow, RiskRow
+from hubao.storage.tx import Tx
+
+# One outbox row: (key, platform, chat_id, lane, payload as JSON text).
+QueuedRow = tuple[str, str, str, int, str]
+# One audit event: (group_id, risk_id, actor_id, kind, data as JSON text).
+EventRow = tuple[int, int, str, str, str]
+
+_MEMBERS_KEY = "sweep.members"
+_ADMINS_KEY = "sweep.admins"
+
+
+def _any_of(tx: Tx, column: str, values: Collection[int]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values`` (a batch's ids: far fewer than SQLite's parameter limit)."""
+    if tx.sqlite:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+    return f"{column} = ANY(?::bigint[])", [list(values)]
+
+
+async def claim_due_risks(tx: Tx, now: datetime, limit: int) -> list[RiskRow]:
+    """Up to ``limit`` risks whose next step is due, oldest first, locked for this transaction.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so instances sweeping at once never take the same
+    row (nor wait for one a command holds). SQLite: the transaction holds the write lock.
+    """
+    lock = "" if tx.sqlite else " FOR UPDATE SKIP LOCKED"
+    sql = (
+        f"SELECT {_RISK_COLUMNS} FROM risks WHERE next_step_at IS NOT NULL AND next_step_at <= ? "
+        f"ORDER BY next_step_at, id LIMIT ?{lock}"
+    )
+    return [RiskRow.of(tx, row) for row in await tx.fetch(sql, tx.when(now), limit)]
+
+
+async def groups_by_id(tx: Tx, ids: Collection[int]) -> dict[int, GroupRow]:
+    if not ids:
+        return {}
+    where, params = _any_of(tx, "id", ids)
+    rows = await tx.fetch(f"SELECT {_GROUP_COLUMNS} FROM groups WHERE {where}", *params)
+    return {group.id: group for group in (GroupRow.of(tx, row) for row in rows)}
+
+
+async def load_members(tx: Tx, group_ids: Collection[int]) -> None:
+    """Read the members of these groups in one query, for :func:`members` in this transaction."""
+    known: dict[int, list[MemberRow]] = tx.info.setdefault(_MEMBERS_KEY, {})
+    missing = [g for g in group_ids if g not in known]
+    if not missing:
+        return
+    for group_id in missing:
+        known[group_id] = []
+    where, params = _any_of(tx, "group_id", missing)
+    for row in await tx.fetch(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE {where} ORDER BY id", *params):
+        member = MemberRow.of(tx, row)
+        known[member.group_id].append(member)
+
+
+async def members(tx: Tx, group_id: int) -> list[MemberRow]:
+    """The group's members, active or not, in the order they joined."""
+    await load_members(tx, (group_id,))
+    return list(tx.info[_MEMBERS_KEY][group_id])
+
+
+async def admin_ids(tx: Tx) -> list[str]:
+    """Admins added from chat, by user id; read once per transaction."""
+    admins: list[str] | None = tx.info.get(_ADMINS_KEY)
+    if admins is None:
+        rows = await tx.fetch("SELECT user_id FROM bot_admins ORDER BY user_id")
+        admins = tx.info[_ADMINS_KEY] = [row[0] for row in rows]
+    return list(admins)
+
+
+# -- writes --------------------------------------------------------------------------------------
+
+
+async def set_ladders(tx: Tx, risks: Sequence[RiskRow]) -> None:
+    """Write each risk's ladder state: pings counted, snooze, when to look again."""
+    if not risks:
+        return
+    when = tx.when
+    if tx.sqlite:
+        await tx.execute_many(
+            "UPDATE risks SET respond_pings = ?, resolve_pings = ?, snoozed_until = ?, next_step_at = ? WHERE id = ?",
+            [(r.respond_pings, r.resolve_pings, when(r.snoozed_until), when(r.next_step_at), r.id) for r in risks],
+        )
+        return
+    await tx.execute(
+        "UPDATE risks SET respond_pings = v.respond_pings, resolve_pings = v.resolve_pings, "
+        "snoozed_until = v.snoozed_until, next_step_at = v.next_step_at "
+        "FROM unnest(?::bigint[], ?::integer[], ?::integer[], ?::timestamptz[], ?::timestamptz[]) "
+        "AS v(id, respond_pings, resolve_pings, snoozed_until, next_step_at) WHERE risks.id = v.id",
+        [r.id for r in risks], [r.respond_pings for r in risks], [r.resolve_pings for r in risks],
+        [r.snoozed_until for r in risks], [r.next_step_at for r in risks],
+    )  # fmt: skip
+
+
+async def add_events(tx: Tx, events: Sequence[EventRow], at: datetime) -> None:
+    """Append these events to the audit trail, all at ``at``."""
+    if not events:
+        return
+    if tx.sqlite:
+        moment = tx.when(at)
+        await tx.execute_many(
+            "INSERT INTO risk_events (group_id, risk_id, at, actor_id, kind, data) VALUES (?, ?, ?, ?, ?, ?)",
+            [(group_id, risk_id, moment, actor, kind, data) for group_id, risk_id, actor, kind, data in events],
+        )
+        return
+    group_ids, risk_ids, actors, kinds, datas = (list(column) for column in zip(*events, strict=True))
+    await tx.execute(
+        "INSERT INTO risk_events (group_id, risk_id, at, actor_id, kind, data) "
+        "SELECT v.group_id, v.risk_id, ?::timestamptz, v.actor_id, v.kind, v.data::json "
+        "FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[]) "
+        "AS v(group_id, risk_id, actor_id, kind, data)",
+        at, group_ids, risk_ids, actors, kinds, datas,
+    )  # fmt: skip
+
+
+async def enqueue(tx: Tx, rows: Sequence[QueuedRow], now: datetime) -> None:
+    """Queue messages due now, as :func:`hubao.storage.records.enqueue` does; a key already queued is skipped."""
+    if not rows:
+        return
+    if tx.sqlite:
+        moment = tx.when(now)
+        await tx.execute_many(
+            "INSERT INTO outbox (key, platform, chat_id, lane, payload, state, attempts, next_attempt_at, created_at, "
+            "last_error) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, '') ON CONFLICT (key) DO NOTHING",
+            [(key, platform, chat, lane, payload, moment, moment) for key, platform, chat, lane, payload in rows],
+        )
+        return
+    keys, platforms, chats, lanes, payloads = (list(column) for column in zip(*rows, strict=True))
+    await tx.execute(
+        "INSERT INTO outbox (key, platform, chat_id, lane, payload, state, attempts, next_attempt_at, created_at, "
+        "last_error) SELECT v.key, v.platform, v.chat_id, v.lane, v.payload::json, 'pending', 0, ?::timestamptz, "
+        "?::timestamptz, '' "
+        "FROM unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::text[]) "
+        "AS v(key, platform, chat_id, lane, payload) ON CONFLICT (key) DO NOTHING",
+        now, now, keys, platforms, chats, lanes, payloads,
+    )  # fmt: skip
