@@ -1,8 +1,10 @@
-"""Queries of the scheduler: due risks, timers, and the next moment anything is due.
+"""Queries of the scheduler: timers, and the next moment anything is due.
 
 Claims lock what they return: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two instances
 never take the same row; on SQLite the caller's transaction already holds the database's
-single write lock (``BEGIN IMMEDIATE``), which serialises every claimer.
+single write lock (``BEGIN IMMEDIATE``), which serialises every claimer. The escalation
+sweep's own statements (claiming due risks, writing a batch of steps) are plain SQL in
+:mod:`hubao.storage.sweep_sql`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.storage import repo
-from hubao.storage.models import BotAdmin, Group, Outbox, Risk, Timer
+from hubao.storage.models import Group, Outbox, Risk, Timer
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -27,31 +29,9 @@ def _locked(session: AsyncSession, stmt: Any) -> Any:
     return stmt.with_for_update(skip_locked=True) if _dialect(session) == "postgresql" else stmt
 
 
-async def claim_due_risks(session: AsyncSession, now: datetime, limit: int) -> list[Risk]:
-    """Risks whose next step is due, oldest first, locked for this transaction."""
-    stmt = (
-        select(Risk)
-        .where(col(Risk.next_step_at).is_not(None), col(Risk.next_step_at) <= now)
-        .order_by(col(Risk.next_step_at), col(Risk.id))
-        .limit(limit)
-    )
-    return list((await session.exec(_locked(session, stmt))).all())
-
-
 async def next_risk_due(session: AsyncSession) -> datetime | None:
     stmt = select(func.min(Risk.next_step_at))
     return (await session.exec(stmt)).one()  # type: ignore[return-value]
-
-
-async def groups_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, Group]:
-    if not ids:
-        return {}
-    rows = (await session.exec(select(Group).where(col(Group.id).in_(ids)))).all()
-    return {row.id or 0: row for row in rows}
-
-
-async def stored_admins(session: AsyncSession) -> list[str]:
-    return list((await session.exec(select(BotAdmin.user_id).order_by(col(BotAdmin.user_id)))).all())
 
 
 # --- timers ---------------------------------------------------------------------------------
