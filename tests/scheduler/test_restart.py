@@ -131,3 +131,32 @@ async def test_two_instances_sweeping_together_perform_each_step_once(
         events = (await session.exec(select(func.count()).where(RiskEvent.kind == "escalated"))).one()
         queued = (await session.exec(select(func.count()).where(col(Outbox.key).startswith("esc:")))).one()
     assert (events, queued) == (30, 30)
+
+
+async def test_a_backlog_of_many_batches_swept_by_three_instances_is_pinged_once_per_risk(
+    make_console: Any, db_url: str, clock: ManualClock
+) -> None:
+    console = await team(make_console)
+    for n in range(30):
+        await console.say("lead", f"/risk item {n} @bob")
+    async with console.app.db.transaction() as session:  # one risk the sweep cannot read a policy from
+        await session.exec(update(Risk).where(col(Risk.number) == 17).values(policy={"respond": "soon"}))  # type: ignore[call-overload]
+    clock.advance(hours=1)
+    apps = [App(config_for(db_url, **{"bot.locale": "en"}), clock=clock, instance_id=f"i{i}") for i in range(3)]
+    for app in apps:
+        app.escalations.batch = 4  # eight batches between them, taken in turns
+    try:
+        counts = await asyncio.gather(*(a.escalations.run_once() for a in apps))
+    finally:
+        for a in apps:
+            await a.close()
+    assert sum(counts) == 29
+    async with console.app.db.transaction() as session:
+        events = (await session.exec(select(RiskEvent.risk_id).where(RiskEvent.kind == "escalated"))).all()
+        keys = (await session.exec(select(Outbox.key).where(col(Outbox.key).startswith("esc:")))).all()
+        risks = (await session.exec(select(Risk).order_by(col(Risk.number)))).all()
+    assert len(events) == len(set(events)) == 29
+    assert sorted(keys) == sorted(f"esc:{r.id}:0:respond:1" for r in risks if r.number != 17)
+    assert [r.respond_pings for r in risks] == [0 if r.number == 17 else 1 for r in risks]
+    broken = next(r for r in risks if r.number == 17)
+    assert broken.next_step_at == clock.now() + timedelta(minutes=5)  # looked at again later, alone
