@@ -9,8 +9,10 @@ stored risks are copies of that row (open, next step 1 h to 30 days ahead) bulk-
 COPY. For each size, ``due`` rows are made due (respond window passed a minute ago, a new clock
 epoch so their outbox keys are new) and ``App.sweep()`` is timed: the escalation sweep (claim
 due rows ``FOR UPDATE SKIP LOCKED``, one step each: event, outbox messages, next time) plus the
-weekly-timer check and the timer sweep. The 0-due sweep is run five times (median). The plan of
-the claim query, captured from the sweep itself, is EXPLAINed at each size.
+weekly-timer check and the timer sweep. The 0-due sweep is run five times, each other due count
+``--repeat-due`` times (made due again, with a new epoch, before each pass); medians reported.
+The plan of the sweep's claim query (:func:`hubao.storage.sweep_sql.claim_sql`) is EXPLAINed at
+each size, after its last pass.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
 
 from benchmarks import procs
 from hubao.app import App, read_config
 from hubao.bot.clock import ManualClock
 from hubao.bot.events import InboundEvent, Mention, User
+from hubao.storage.sweep_sql import claim_sql
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 Asia/Shanghai: working time
@@ -91,7 +93,12 @@ async def timed_sweep(app: App) -> tuple[float, int]:
     return time.perf_counter() - start, performed
 
 
-async def benchmark(url: str, sizes: Sequence[int], dues: Sequence[int]) -> dict[str, Any]:
+def explained_claim() -> str:
+    """EXPLAIN of the sweep's claim, in asyncpg's ``$n`` placeholders (now, limit)."""
+    return "EXPLAIN (ANALYZE, BUFFERS) " + claim_sql(sqlite=False).replace("?", "$1", 1).replace("?", "$2", 1)
+
+
+async def benchmark(url: str, sizes: Sequence[int], dues: Sequence[int], repeat_due: int) -> dict[str, Any]:
     name = f"hubao_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(plain(url))
     try:
@@ -112,13 +119,6 @@ async def benchmark(url: str, sizes: Sequence[int], dues: Sequence[int]) -> dict
             "feishu", CHAT, LEADER, text, "template-1", NOW, mentions=(Mention(OWNER, "@Bob"),)
         )  # fmt: skip
         await app.dispatch(event_)
-        claims: list[tuple[str, Any]] = []
-
-        def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-            if "FROM risks" in statement and "next_step_at <=" in statement:
-                claims.append((statement, parameters))
-
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", capture)
         conn = await asyncpg.connect(plain(db_url))
         try:
             template = dict(await conn.fetchrow("SELECT * FROM risks WHERE group_id = $1", gid))
@@ -137,23 +137,21 @@ async def benchmark(url: str, sizes: Sequence[int], dues: Sequence[int]) -> dict
                 for due in dues:
                     if due > size:
                         continue
-                    await make_due(conn, gid, due)
-                    await conn.execute("ANALYZE risks")
-                    repeats = ZERO_DUE_REPEATS if due == 0 else 1
+                    repeats = ZERO_DUE_REPEATS if due == 0 else repeat_due
                     times, performed = [], 0
                     for _ in range(repeats):
+                        await make_due(conn, gid, due)
+                        await conn.execute("ANALYZE risks")
                         seconds, performed = await timed_sweep(app)
                         times.append(seconds)
                     run = {"stored": size, "due": due, "seconds": statistics.median(times), "all": times,
                            "performed": performed, "insert_s": insert_s}  # fmt: skip
                     results["runs"].append(run)
-                    print(f"  stored {size} due {due}: {run['seconds'] * 1000:.1f} ms, {performed} steps",
+                    shown = ", ".join(f"{t * 1000:.1f}" for t in times)
+                    print(f"  stored {size} due {due}: {run['seconds'] * 1000:.1f} ms ({shown}), {performed} steps",
                           file=sys.stderr, flush=True)  # fmt: skip
-                if claims:
-                    statement, parameters = claims[-1]
-                    plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *parameters)
-                    results["plans"][str(size)] = [r[0] for r in plan]
-                    claims.clear()
+                plan = await conn.fetch(explained_claim(), NOW, app.escalations.batch)
+                results["plans"][str(size)] = [r[0] for r in plan]
         finally:
             await conn.close()
     finally:
@@ -183,13 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default=DEFAULT_URL, help="an existing PostgreSQL database to connect through")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--due", type=int, nargs="+", default=[0, 100, 10_000])
+    parser.add_argument("--repeat-due", type=int, default=3, help="passes timed per nonzero due count (median)")
     parser.add_argument("--json", help="write the raw figures here")
     args = parser.parse_args(argv)
     if not args.url.startswith("postgresql"):
         parser.error("--url must be a PostgreSQL URL")
     sizes = [max(1, min(s, 2_000_000)) for s in args.sizes]
     print(json.dumps(procs.machine()), file=sys.stderr)
-    results = asyncio.run(benchmark(args.url, sizes, args.due))
+    results = asyncio.run(benchmark(args.url, sizes, args.due, args.repeat_due))
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
