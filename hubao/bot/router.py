@@ -19,6 +19,7 @@ from hubao.bot.events import Format as Format
 from hubao.bot.events import InboundEvent, Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.sanitize import clean_token, clean_word
+from hubao.bot.timeparse import looks_like_deadline
 
 PREFIXES = ("/", "／")
 MAX_ARGS = 64
@@ -311,10 +312,15 @@ def parse_args(spec: CommandSpec, tokens: list[str], event: InboundEvent) -> Arg
     tags: list[str] = []
     due: str | None = None
     words: list[str] = []
+    due_open = False  # the words right after due: continue it while they read as one deadline
     for raw in tokens:
         token = clean_token(raw)  # invisible characters never reach a handler
         if not token:
             continue
+        if due_open and due is not None and looks_like_deadline(f"{due} {token}"):
+            due = clean_word(f"{due} {token}")  # due:next monday, due:dec 5 15:00
+            continue
+        due_open = False
         if ArgKind.RISK in accepts and risk is None and (m := _RISK.match(token)):
             risk = int(m.group(1))
             continue
@@ -342,7 +348,7 @@ def parse_args(spec: CommandSpec, tokens: list[str], event: InboundEvent) -> Arg
             level = LEVEL_WORDS[word]
             continue
         if ArgKind.DUE in accepts and (m := _DUE.match(token)):
-            due = clean_word(m.group(1))
+            due, due_open = clean_word(m.group(1)), True
             continue
         if ArgKind.TAG in accepts and (m := _TAG.match(token)) and not _RISK.match(token):
             tags.append(clean_word(m.group(1)))

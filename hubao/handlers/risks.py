@@ -10,7 +10,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Lane, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
-from hubao.bot.timeparse import format_duration, parse_deadline, parse_duration
+from hubao.bot.timeparse import DeadlineError, explain_deadline, format_duration, parse_deadline, parse_duration
 from hubao.handlers.assessment import Assessment, assessment_text, level_of, read_assessment
 from hubao.handlers.assessment import event_text as assessed_event_text
 from hubao.handlers.common import (
@@ -24,7 +24,7 @@ from hubao.handlers.common import (
     risk_buttons,
     risk_summary,
 )
-from hubao.scheduler.calendar import ALWAYS, Calendar, Holidays
+from hubao.scheduler.calendar import ALWAYS, Calendar, Holidays, parse_work_hours
 from hubao.scheduler.escalation import RiskView, due_at
 from hubao.scheduler.policy import Policy, policy_for
 from hubao.storage import records, repo
@@ -250,10 +250,11 @@ async def create_risk(
     respond_by = calendar.add(now, policy.respond)
     resolve_by = calendar.add(now, policy.resolve)
     if ctx.args.due:
+        zone = group_zone(group, config)
         try:
-            due = parse_deadline(ctx.args.due, now, group_zone(group, config))
-        except ValueError as exc:
-            raise UsageError(ctx.t("risk.bad_due", due=ctx.args.due[:40])) from exc
+            due = parse_deadline(ctx.args.due, now, zone, work_hours=group_work_hours(group, config))
+        except DeadlineError as exc:
+            raise UsageError(explain_deadline(exc, zone, ctx.t)) from exc
         resolve_by = due
         respond_by = min(respond_by, due)
     risk = await records.insert_risk(
@@ -441,10 +442,15 @@ def _snooze_until(ctx: Ctx, config: Config, now: datetime, is_workday: Callable[
         return now + parse_duration(raw)
     except ValueError:
         pass
-    try:
-        return parse_deadline(raw, now, zone)
-    except ValueError as exc:
-        raise UsageError(raw[:40]) from exc
+    try:  # 下周一 without a time: the start of that working day
+        return parse_deadline(raw, now, zone, work_hours=group_work_hours(ctx.group, config), day_default=work_start)
+    except DeadlineError as exc:
+        raise UsageError(explain_deadline(exc, zone, ctx.t)) from exc
+
+
+def group_work_hours(group: GroupRecord, config: Config) -> tuple[time, time]:
+    """The group's working hours (its own, else the configured ones): 下班前 is their end."""
+    return parse_work_hours(group.work_hours or config.escalation.work_hours)
 
 
 def work_start_time(hours: str) -> time:

@@ -221,10 +221,10 @@ async def test_absurd_numbers_and_times_in_chat_get_usage_replies(console: Conso
     for line, expected in [
         ("/ack #99999999999", "bot: 参数不对（#99999999999）。用法：/ack <#n>"),
         ("/ack #2", "bot: 本群没有风险 #2。"),
-        ("/snooze #1 99999d", "bot: 参数不对（99999d）。"),
+        ("/snooze #1 99999d", "bot: 参数不对（截止时间 99999d 太远了（最多一年））。"),
         ("/snooze #1 30d", "bot: 参数不对（最多暂缓 7d）。"),
-        ("/risk 明天见 due:2026-13-45", "bot: 参数不对（看不懂截止时间 2026-13-45）。"),
-        ("/risk 过去 due:2020-01-01", "bot: 参数不对（看不懂截止时间 2020-01-01）。"),
+        ("/risk 明天见 due:2026-13-45", "bot: 参数不对（截止时间 2026-13-45 不是真实的日期或钟点）。"),
+        ("/risk 过去 due:2020-01-01", "bot: 参数不对（截止时间 2020-01-01 理解为 2020-01-01 周三 18:00，已经过去了"),
     ]:
         [reply] = await console.say("alice", line)
         assert reply.startswith(expected), (line, reply)

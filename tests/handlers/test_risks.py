@@ -175,7 +175,7 @@ async def test_snooze_pauses_escalation_until_then(console: ConsoleSession) -> N
     blocks = await console.say("bob", "/snooze #1 next-workday")
     assert blocks[0] == "bot: #1 暂缓提醒至 11-24 09:00。"
     assert "最多暂缓 7d" in (await console.say("bob", "/snooze #1 30d"))[0]
-    assert (await console.say("bob", "/snooze #1 abc"))[0].startswith("bot: 参数不对（abc）")
+    assert (await console.say("bob", "/snooze #1 abc"))[0].startswith("bot: 参数不对（看不懂截止时间 abc，可以写：")
 
 
 async def test_board_lists_open_risks_by_age_with_owner_and_deadline(console: ConsoleSession) -> None:
@@ -212,7 +212,7 @@ async def test_unknown_number_and_missing_arguments_get_usage(console: ConsoleSe
     ]
     assert await console.say("alice", "/note #1") == ["bot: 参数不对。用法：/note <#n> <text>"]
     assert (await console.say("alice", "/risk 坏了 !超高"))[0].startswith("bot: 参数不对（!超高）")
-    assert (await console.say("alice", "/risk 坏了 due:去年"))[0].startswith("bot: 参数不对（看不懂截止时间 去年）")
+    assert (await console.say("alice", "/risk 坏了 due:去年"))[0].startswith("bot: 参数不对（看不懂截止时间 去年，")
     assert await console.say("alice", "/frobnicate") == ["bot: 未知命令 /frobnicate。发送 /help 查看可用命令。"]
     assert await _rows(console, Risk) == []
 
