@@ -159,6 +159,7 @@ class CommandSpec:
     accepts: frozenset[ArgKind] = frozenset()
     requires: frozenset[ArgKind] = frozenset()
     max_users: int = 0  # how many @people the usage names; -1 = any number ("<@user…>")
+    everyday: bool = False  # listed by the short /help (the rest by /help all, /help admin)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -222,6 +223,7 @@ class Router:
         usage: str,
         summary: str,
         needs_group: bool = True,
+        everyday: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             accepts, requires = _usage_kinds(usage)
@@ -238,6 +240,7 @@ class Router:
                     accepts=accepts,
                     requires=requires,
                     max_users=max_users,
+                    everyday=everyday,
                 )
             )
             return handler

@@ -51,13 +51,21 @@ def router(
         roles=Role.MEMBER,
         usage="/risk <text> [@owner] [!高/!中/!低] [#tag] [due:<time>]",
         summary="help.risk",
+        everyday=True,
     )
     async def log_risk(ctx: Ctx) -> None:
         found = read_assessment(ctx)
         level = ctx.args.level.value if ctx.args.level else level_of(found, config.assessment) if found else None
         await create_risk(ctx, config, calendar_for, level=level or Level.MEDIUM.value, urgent=False, assessment=found)
 
-    @r.command("urgent", aliases=["紧急"], roles=Role.MEMBER, usage="/urgent <text> [@owner]", summary="help.urgent")
+    @r.command(
+        "urgent",
+        aliases=["紧急"],
+        roles=Role.MEMBER,
+        usage="/urgent <text> [@owner]",
+        summary="help.urgent",
+        everyday=True,
+    )
     async def urgent(ctx: Ctx) -> None:
         await create_risk(ctx, config, calendar_for, level=Level.HIGH.value, urgent=True)
 
@@ -67,6 +75,7 @@ def router(
         roles=Role.OWNER | Role.PARTNER | Role.LEADER,
         usage="/ack <#n>",
         summary="help.ack",
+        everyday=True,
     )
     async def ack(ctx: Ctx) -> None:
         risk = await _risk(ctx)
@@ -89,6 +98,7 @@ def router(
         roles=Role.OWNER | Role.REPORTER | Role.LEADER | Role.ADMIN,
         usage="/resolve <#n> [note]",
         summary="help.resolve",
+        everyday=True,
     )
     async def resolve(ctx: Ctx) -> None:
         risk = await _risk(ctx)
@@ -139,6 +149,7 @@ def router(
         roles=Role.OWNER | Role.LEADER | Role.ADMIN,
         usage="/assign <#n> <@user>",
         summary="help.assign",
+        everyday=True,
     )
     async def assign(ctx: Ctx) -> None:
         risk = await _risk(ctx)
@@ -155,7 +166,9 @@ def router(
         await _save(ctx, risk, "assigned", {"from": old, "to": new_owner.id}, "owner_id")
         await _answer(ctx, risk, config, "risk.assigned", ping_owner=True)
 
-    @r.command("note", aliases=["备注"], roles=Role.MEMBER, usage="/note <#n> <text>", summary="help.note")
+    @r.command(
+        "note", aliases=["备注"], roles=Role.MEMBER, usage="/note <#n> <text>", summary="help.note", everyday=True
+    )
     async def note(ctx: Ctx) -> None:
         risk = await _risk(ctx)
         await _save(ctx, risk, "noted", {"text": ctx.args.text[:MAX_CONTENT]})
@@ -167,6 +180,7 @@ def router(
         roles=Role.OWNER | Role.LEADER,
         usage="/snooze <#n> <duration|明天|next-workday>",
         summary="help.snooze",
+        everyday=True,
     )
     async def snooze(ctx: Ctx) -> None:
         risk = await _risk(ctx)
@@ -185,7 +199,12 @@ def router(
         ctx.reply(ctx.t("risk.snoozed", number=risk.number, until=local_time(until, zone)))
 
     @r.command(
-        "list", aliases=["看板", "列表"], roles=Role.MEMBER, usage="/list [mine/overdue/all]", summary="help.list"
+        "list",
+        aliases=["看板", "列表"],
+        roles=Role.MEMBER,
+        usage="/list [mine/overdue/all]",
+        summary="help.list",
+        everyday=True,
     )
     async def board(ctx: Ctx) -> None:
         scope = ctx.args.text.lower() or "open"
@@ -208,7 +227,7 @@ def router(
         names = await _names(ctx)
         ctx.reply(render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total))
 
-    @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show")
+    @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show", everyday=True)
     async def show(ctx: Ctx) -> None:
         risk = await _risk(ctx)
         names = await _names(ctx)

@@ -243,13 +243,14 @@ async def test_unregistered_chat_is_told_how_to_set_up(console: ConsoleSession) 
 
 
 async def test_help_is_generated_from_the_command_table(console: ConsoleSession) -> None:
-    (text,) = await console.say("alice", "/help")
+    (text,) = await console.say("alice", "/help all")
     for spec in console.app.router:
         assert spec.usage in text
     (detail,) = await console.say("alice", "/帮助 resolve")
     assert detail.split("\n") == [
         "bot: /resolve <#n> [note]",
         "  标记已解决",
+        "  例如：/resolve #3 已补盖章",
         "  别名：/解决",
         "  权限：负责人、提醒人、组长、管理员",
     ]

@@ -108,14 +108,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "step.respond": {"zh": "未响应", "en": "unanswered"},
     "step.resolve": {"zh": "未解决", "en": "unresolved"},
     # --- help -------------------------------------------------------------------------
-    "help.title": {
-        "zh": "互保助手命令（发送 /help <命令> 查看详情）：",
-        "en": "HuBao commands (send /help <command> for details):",
-    },
-    "help.detail": {
-        "zh": "{usage}\n{summary}\n别名：{aliases}\n权限：{roles}",
-        "en": "{usage}\n{summary}\nAliases: {aliases}\nWho: {roles}",
-    },
     "help.unknown": {"zh": "没有命令 {word}。", "en": "There is no command {word}."},
     "help.help": {"zh": "查看命令说明", "en": "show how to use the commands"},
     "help.risk": {"zh": "登记风险提醒（默认负责人为被@的人）", "en": "log a risk (owner: the person mentioned)"},
