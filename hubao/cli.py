@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--locale", choices=["zh", "en"], help="reply language")
     console.set_defaults(func=_console)
 
+    init = sub.add_parser("init", help="write a hubao.toml to start from (never overwrites a file)")
+    init.add_argument("--platform", choices=sorted(PLATFORM_TRANSPORTS), help="the chat platform to set up")
+    init.add_argument(
+        "--transport",
+        help="wecom: ws|http, dingtalk: stream|http, feishu: long_connection|http (default: the first)",
+    )
+    init.set_defaults(func=_init)
+
     check = sub.add_parser("check-config", help="validate the config file and exit")
     check.set_defaults(func=_check_config)
 
@@ -124,6 +133,179 @@ def _serve(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+# Per platform and transport: the keys to fill in (id keys in the file, secrets from the
+# environment), whether the platform must reach this server (server.public_url), and the steps
+# in the platform's console (docs/platforms/<platform>.md, section 1).
+PLATFORM_TRANSPORTS = {
+    "wecom": ("ws", "http"),
+    "dingtalk": ("stream", "http"),
+    "feishu": ("long_connection", "http"),
+}
+
+
+@dataclass(frozen=True)
+class _Setup:
+    ids: tuple[tuple[str, str], ...]  # (key, what it is) — written in the file
+    secrets: tuple[tuple[str, str], ...]  # (key, what it is) — HUBAO__<PLATFORM>__<KEY>
+    console: tuple[str, ...]  # steps in the platform's admin console
+    public_url: bool = False
+
+
+_CALLBACK = "https://<server.public_url>/callback/{platform}"
+_SETUPS = {
+    ("wecom", "ws"): _Setup(
+        ids=(("bot_id", "BotID of the 长连接 API mode"), ("bot_name", "the AI bot's display name")),
+        secrets=(("secret", "Secret of the 长连接 API mode"),),
+        console=(
+            "Admin console https://work.weixin.qq.com/wework_admin → 应用管理 → 智能机器人 → 创建机器人",
+            "API 模式: 长连接 — copy BotID and Secret",
+            "可见范围 → publish; add the AI bot to each group (群设置 → 群机器人 → 添加)",
+            "optional: a group robot (消息推送) per group for @-pings, key into [wecom.webhook_keys]",
+        ),
+    ),
+    ("wecom", "http"): _Setup(
+        ids=(("bot_name", "the AI bot's display name"),),
+        secrets=(("token", "Token of the URL 回调"), ("encoding_aes_key", "EncodingAESKey (43 characters)")),
+        console=(
+            "Admin console https://work.weixin.qq.com/wework_admin → 应用管理 → 智能机器人 → 创建机器人",
+            "API 模式: URL 回调 — URL " + _CALLBACK.format(platform="wecom")
+            + "; 随机获取 Token and EncodingAESKey; start hubao serve before saving",
+            "可见范围 → publish; add the AI bot to each group (群设置 → 群机器人 → 添加)",
+            "a group robot (消息推送) per group, key into [wecom.webhook_keys]: without it escalations cannot post",
+        ),
+        public_url=True,
+    ),
+    ("dingtalk", "stream"): _Setup(
+        ids=(("client_id", "Client ID (AppKey)"),),
+        secrets=(("client_secret", "Client Secret (AppSecret)"),),
+        console=(
+            "Developer console https://open-dev.dingtalk.com → 企业内部应用 → 创建应用; note Client ID/Secret",
+            "添加应用能力 → 机器人; 消息接收模式: Stream 模式",
+            "权限管理: 企业内机器人发送消息 (and Card.Instance.Write for cards)",
+            "版本管理与发布; add the robot to each group (群设置 → 机器人 → 添加机器人)",
+        ),
+    ),
+    ("dingtalk", "http"): _Setup(
+        ids=(("client_id", "Client ID (AppKey)"),),
+        secrets=(("client_secret", "Client Secret (AppSecret)"),),
+        console=(
+            "Developer console https://open-dev.dingtalk.com → 企业内部应用 → 创建应用; note Client ID/Secret",
+            "添加应用能力 → 机器人; 消息接收模式: HTTP 模式, 消息接收地址 " + _CALLBACK.format(platform="dingtalk"),
+            "权限管理: 企业内机器人发送消息 (and Card.Instance.Write for cards)",
+            "版本管理与发布; add the robot to each group (群设置 → 机器人 → 添加机器人)",
+        ),
+        public_url=True,
+    ),
+    ("feishu", "long_connection"): _Setup(
+        ids=(("app_id", "App ID (cli_…)"),),
+        secrets=(("app_secret", "App Secret"),),
+        console=(
+            "Developer console https://open.feishu.cn/app → 企业自建应用; 添加应用能力 → 机器人; note App ID/Secret",
+            "权限管理: im:message.group_at_msg:readonly, im:message:send_as_bot (optional contact:user.base:readonly)",
+            "事件与回调: 使用长连接接收事件 (start hubao serve first); 添加事件 接收消息 v2.0 and 机器人进群; "
+            "回调 卡片回传交互",
+            "版本管理与发布; add the bot to each group (群设置 → 群机器人 → 添加机器人)",
+        ),
+    ),
+    ("feishu", "http"): _Setup(
+        ids=(("app_id", "App ID (cli_…)"),),
+        secrets=(
+            ("app_secret", "App Secret"),
+            ("encrypt_key", "Encrypt Key"),
+            ("verification_token", "Verification Token"),
+        ),
+        console=(
+            "Developer console https://open.feishu.cn/app → 企业自建应用; 添加应用能力 → 机器人; note App ID/Secret",
+            "权限管理: im:message.group_at_msg:readonly, im:message:send_as_bot (optional contact:user.base:readonly)",
+            "事件与回调: set an Encrypt Key, note the Verification Token; 将事件发送至开发者服务器 "
+            + _CALLBACK.format(platform="feishu") + " (start hubao serve first); 添加事件 接收消息 v2.0 and "
+            "机器人进群; 回调 卡片回传交互 at the same URL",
+            "版本管理与发布; add the bot to each group (群设置 → 群机器人 → 添加机器人)",
+        ),
+        public_url=True,
+    ),
+}
+
+
+def _init(args: argparse.Namespace) -> int:
+    import os
+
+    path = Path(args.config or os.environ.get("HUBAO_CONFIG") or "hubao.toml")
+    platform = args.platform
+    if platform is None and args.transport:
+        print("hubao init: --transport needs --platform", file=sys.stderr)
+        return 2
+    transport = args.transport or (PLATFORM_TRANSPORTS[platform][0] if platform else "")
+    if platform and transport not in PLATFORM_TRANSPORTS[platform]:
+        choices = "|".join(PLATFORM_TRANSPORTS[platform])
+        print(f"hubao init: {platform} transports are {choices}, not {transport!r}", file=sys.stderr)
+        return 2
+    setup = _SETUPS[(platform, transport)] if platform else None
+    try:
+        with path.open("x", encoding="utf-8") as out:  # "x": never overwrite
+            out.write(init_config(platform, transport, setup))
+    except FileExistsError:
+        print(f"hubao init: {path} exists; not overwriting it (move it away or pass --config NEW.toml)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"wrote {path}")
+    print("next steps:")
+    steps: list[str] = []
+    if setup is not None:
+        steps += [f"{step}  (docs/platforms/{platform}.md)" if i == 0 else step for i, step in enumerate(setup.console)]
+        if setup.public_url:
+            steps.append(f"set [server] public_url in {path} to the https address the platform reaches")
+        fill = " ".join(f"[{platform}] {key}" for key, _ in setup.ids)
+        steps.append(f"fill in {fill} in {path}")
+        exports = " ".join(f"HUBAO__{platform.upper()}__{key.upper()}=…" for key, _ in setup.secrets)
+        steps.append(f"export {exports}")
+    else:
+        steps.append("try it here first: hubao console --config " + str(path))
+        steps.append("for a chat platform: hubao init --platform wecom|dingtalk|feishu --config OTHER.toml")
+    steps.append(f"hubao check-config --config {path}")
+    steps.append(f"hubao doctor --config {path}   (checks the credentials and URLs with the platform)")
+    steps.append(f"hubao serve --config {path}; then in a group: @bot /admin setup <小组名称>")
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step}")
+    return 0
+
+
+def init_config(platform: str | None, transport: str, setup: _Setup | None) -> str:
+    """The text of a fresh hubao.toml: the kernel basics, fresh link-signing keys, the platform."""
+    import secrets as random_keys
+
+    from hubao.bot.config import Config
+
+    how = f" --platform {platform} --transport {transport}" if platform else ""
+    lines = [
+        f"# HuBao config, written by `hubao init{how}`. Every key: config.example.toml.",
+        "# Secrets stay out of this file: set them as HUBAO__<SECTION>__<KEY> environment variables.",
+        "",
+        "[bot]",
+        'locale = "zh"                 # zh or en',
+        'timezone = "Asia/Shanghai"',
+        f'admins = []  # bot admins, e.g. ["{platform or "console"}:<user id>"]; they run /admin setup',
+        "",
+        "[storage]",
+        'url = "sqlite+aiosqlite:///hubao.db"',
+        "",
+        "[server]",
+        "port = 8080",
+    ]
+    if setup is not None and setup.public_url:
+        lines.append('public_url = ""                # https address the platform posts to (required)')
+    # Fresh random keys for every section that signs links (export downloads, the web board).
+    for name, field in Config.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and "secret" in getattr(model, "model_fields", {}):
+            lines += ["", f"[{name}]", f'secret = "{random_keys.token_urlsafe(32)}"   # signs {name} links']
+    if platform and setup is not None:
+        lines += ["", f"[{platform}]", "enabled = true", f'transport = "{transport}"']
+        lines += [f'{key} = ""{" " * max(1, 20 - len(key))}# {what}' for key, what in setup.ids]
+        lines += [f"# {key}: set HUBAO__{platform.upper()}__{key.upper()} ({what})" for key, what in setup.secrets]
+    return "\n".join(lines) + "\n"
 
 
 def _check_config(args: argparse.Namespace) -> int:
