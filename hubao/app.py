@@ -50,6 +50,8 @@ from hubao.storage.db import Database
 from hubao.storage.leases import SqlLeases
 from hubao.storage.models import Group
 from hubao.storage.outbox import SqlOutbox
+from hubao.web import commands as web_commands
+from hubao.web import pages as web_pages
 
 log = logging.getLogger("hubao.app")
 
@@ -96,6 +98,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(incident_handlers.router(config))
     table.include(export_handlers.router(config))
     table.include(assessment_handlers.router(config))
+    table.include(web_commands.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))
     return table
@@ -321,6 +324,7 @@ class App:
         application.router.add_get("/metrics", self._metrics)
         application.router.add_routes(export_handlers.routes(self.db, self.config, self.clock))
         application.router.add_routes(intake.routes(self))
+        application.add_subapp("/web", web_pages.application(self.db, self.config, self.clock))
         for adapter in self.adapters.values():
             application.router.add_routes(adapter.routes())
         return application

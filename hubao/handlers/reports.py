@@ -28,6 +28,7 @@ from hubao.storage import repo
 from hubao.storage.models import Group, Member
 from hubao.storage.reports import load_history
 from hubao.storage.tx import Tx
+from hubao.web import links as web_links
 
 Ctx = CommandContext[Tx]
 
@@ -316,6 +317,8 @@ async def weekly_summaries(
             names = {m.user_id: User(m.user_id, m.name) for m in rows}
             active = [m.user_id for m in rows if m.active]
             text = render_summary(group, current_figures[gid], previous_figures[gid], names, active, t, zone)
+            if (url := await web_links.group_link(await Tx.over(session), config, gid, now)) is not None:
+                text += "\n\n" + t("web.footer", url=url)
             out[gid] = OutboundMessage(
                 platform=group.platform,
                 chat_id=group.chat_id,

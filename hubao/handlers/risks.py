@@ -30,6 +30,7 @@ from hubao.scheduler.policy import Policy, policy_for
 from hubao.storage import records, repo
 from hubao.storage.records import BoardRow, GroupRecord, RiskRecord, RiskRow
 from hubao.storage.tx import Tx
+from hubao.web import links as web_links
 
 Ctx = CommandContext[Tx]
 CalendarFor = Callable[[GroupRecord], Calendar]
@@ -225,7 +226,10 @@ def router(
         if total > LIST_LIMIT:  # only a long board needs counting
             total = await records.count_risks(ctx.store, gid, statuses, owner_id=owner_id, overdue_at=overdue_at)
         names = await _names(ctx)
-        ctx.reply(render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total))
+        text = render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total)
+        if (url := await web_links.group_link(ctx.store, config, gid, now)) is not None:
+            text += "\n" + ctx.t("web.footer", url=url)  # the board, to look at
+        ctx.reply(text)
 
     @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show", everyday=True)
     async def show(ctx: Ctx) -> None:

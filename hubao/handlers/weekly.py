@@ -37,6 +37,7 @@ from hubao.storage import schedule as store
 from hubao.storage.models import Group, Timer
 from hubao.storage.records import GroupRecord
 from hubao.storage.tx import Tx
+from hubao.web import links as web_links
 
 log = logging.getLogger("hubao.weekly")
 
@@ -133,6 +134,8 @@ def board_handler(config: Config, calendar_for: Callable[[GroupRecord], Calendar
         names = await roster(session, group)
         zone = group_zone(group, config)
         lines = [t("weekly.title", group=group.name), render_board(risks, names, t, zone, "open", now)]
+        if (url := await web_links.group_link(await Tx.over(session), config, group.id or 0, now)) is not None:
+            lines.append(t("web.footer", url=url))
         overdue = sum(1 for r in risks if r.resolve_by < now)
         if overdue:
             lines.append(t("weekly.overdue", count=overdue))

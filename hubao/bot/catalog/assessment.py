@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
-    "help.assess": {"zh": "评估风险的可能性与影响（各1-5分）", "en": "assess a risk's likelihood and impact (1-5 each)"},
+    "help.assess": {
+        "zh": "评估风险的可能性与影响（各1-5分）",
+        "en": "assess a risk's likelihood and impact (1-5 each)",
+    },
     "assess.text": {
         "zh": "可能性 {likelihood} × 影响 {impact} = {score}",
         "en": "likelihood {likelihood} × impact {impact} = {score}",

@@ -1,0 +1,221 @@
+"""Queries behind the web board: read-only views of one group (or, for the organisation page,
+of every group), plus the link generations that revoke web links. Plain SQL on a :class:`Tx`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hubao.storage.records import OPEN_STATES
+from hubao.storage.tx import Tx
+
+
+def group_scope(group_id: int) -> str:
+    return f"group:{group_id}"
+
+
+ORG_SCOPE = "org"
+
+
+# -- link generations ---------------------------------------------------------------------------
+
+
+async def generation(tx: Tx, scope: str) -> int:
+    """The scope's current link generation (0 until its links were first revoked)."""
+    row = await tx.fetchrow("SELECT generation FROM web_access WHERE scope = ?", scope)
+    return int(row[0]) if row is not None else 0
+
+
+async def revoke(tx: Tx, scope: str, actor: str, now: datetime) -> int:
+    """Invalidate every link and session of ``scope``; returns the new generation."""
+    row = await tx.fetchrow(
+        "INSERT INTO web_access (scope, generation, changed_at, changed_by) VALUES (?, 1, ?, ?) "
+        "ON CONFLICT (scope) DO UPDATE SET generation = web_access.generation + 1, "
+        "changed_at = excluded.changed_at, changed_by = excluded.changed_by RETURNING generation",
+        scope, tx.when(now), actor,
+    )  # fmt: skip
+    assert row is not None
+    return int(row[0])
+
+
+# -- one group ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class GroupInfo:
+    id: int
+    name: str
+    platform: str
+    locale: str | None
+    timezone: str | None
+
+
+async def group_info(tx: Tx, group_id: int) -> GroupInfo | None:
+    row = await tx.fetchrow("SELECT id, name, platform, locale, timezone FROM groups WHERE id = ?", group_id)
+    return GroupInfo(*row) if row is not None else None
+
+
+async def member_names(tx: Tx, group_id: int) -> dict[str, str]:
+    """Display names by user id (former members too), in joining order."""
+    rows = await tx.fetch("SELECT user_id, name FROM members WHERE group_id = ? ORDER BY id", group_id)
+    return {user_id: name for user_id, name in rows}
+
+
+@dataclass(slots=True)
+class WebRisk:
+    """What the pages show about a risk."""
+
+    id: int
+    number: int
+    content: str
+    level: str
+    tags: list[str]
+    reporter_id: str
+    owner_id: str
+    status: str
+    urgent: bool
+    source: str
+    created_at: datetime
+    respond_by: datetime
+    resolve_by: datetime
+    acked_at: datetime | None
+    resolved_at: datetime | None
+    snoozed_until: datetime | None
+    resolution: str
+    likelihood: int | None
+    impact: int | None
+
+    @property
+    def score(self) -> int | None:
+        return self.likelihood * self.impact if self.likelihood and self.impact else None
+
+
+_COLUMNS = (
+    "id, number, content, level, tags, reporter_id, owner_id, status, urgent, source, created_at, respond_by, "
+    "resolve_by, acked_at, resolved_at, snoozed_until, resolution, likelihood, impact"
+)
+
+
+def _risk(tx: Tx, row: Sequence[Any]) -> WebRisk:
+    (id_, number, content, level, tags, reporter, owner, status, urgent, source, created, respond_by, resolve_by,
+     acked, resolved, snoozed, resolution, likelihood, impact) = row  # fmt: skip
+    moment = tx.moment
+    return WebRisk(
+        id_, number, content, level, tx.json_value(tags) or [], reporter, owner, status, bool(urgent), source,
+        moment(created), moment(respond_by), moment(resolve_by), moment(acked), moment(resolved),  # type: ignore[arg-type]
+        moment(snoozed), resolution, likelihood, impact,
+    )  # fmt: skip
+
+
+def _open(statuses: Sequence[str] = OPEN_STATES) -> str:
+    return f"status IN ({', '.join(repr(s) for s in statuses)})"
+
+
+async def open_risks(tx: Tx, group_id: int) -> list[WebRisk]:
+    """The group's open risks, oldest first."""
+    sql = f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND {_open()} ORDER BY created_at, number"
+    return [_risk(tx, row) for row in await tx.fetch(sql, group_id)]
+
+
+async def resolved_since(tx: Tx, group_id: int, since: datetime) -> list[WebRisk]:
+    """Risks of the group resolved at or after ``since``, latest first."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND status = 'resolved' AND resolved_at >= ? "
+        "ORDER BY resolved_at DESC, number"
+    )
+    return [_risk(tx, row) for row in await tx.fetch(sql, group_id, tx.when(since))]
+
+
+async def risk(tx: Tx, group_id: int, number: int) -> WebRisk | None:
+    row = await tx.fetchrow(f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND number = ?", group_id, number)
+    return _risk(tx, row) if row is not None else None
+
+
+@dataclass(slots=True)
+class WebEvent:
+    at: datetime
+    actor_id: str
+    kind: str
+    data: dict[str, Any]
+
+
+async def risk_events(tx: Tx, group_id: int, risk_id: int) -> list[WebEvent]:
+    """The risk's whole timeline, oldest first (the group is checked again: belt and braces)."""
+    sql = "SELECT at, actor_id, kind, data FROM risk_events WHERE group_id = ? AND risk_id = ? ORDER BY at, id"
+    return [
+        WebEvent(tx.moment(at), actor, kind, tx.json_value(data) or {})  # type: ignore[arg-type]
+        for at, actor, kind, data in await tx.fetch(sql, group_id, risk_id)
+    ]
+
+
+async def heat_counts(tx: Tx, group_id: int) -> dict[tuple[int, int], int]:
+    """Open assessed risks per (likelihood, impact)."""
+    sql = (
+        f"SELECT likelihood, impact, count(*) FROM risks WHERE group_id = ? AND {_open()} "
+        "AND likelihood IS NOT NULL AND impact IS NOT NULL GROUP BY likelihood, impact"
+    )
+    return {(int(li), int(im)): int(n) for li, im, n in await tx.fetch(sql, group_id)}
+
+
+async def risks_in_cell(tx: Tx, group_id: int, likelihood: int, impact: int) -> list[WebRisk]:
+    sql = (
+        f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND {_open()} AND likelihood = ? AND impact = ? "
+        "ORDER BY number"
+    )
+    return [_risk(tx, row) for row in await tx.fetch(sql, group_id, likelihood, impact)]
+
+
+async def open_tags_and_levels(tx: Tx, group_id: int) -> list[tuple[list[str], str]]:
+    sql = f"SELECT tags, level FROM risks WHERE group_id = ? AND {_open()}"
+    return [(tx.json_value(tags) or [], level) for tags, level in await tx.fetch(sql, group_id)]
+
+
+async def missed_deadlines(
+    tx: Tx, since: datetime, until: datetime, group_id: int | None = None
+) -> list[tuple[int, str, datetime]]:
+    """(group, owner, resolve-by) of every risk whose resolve-by time fell in ``[since, until)``
+    and passed unresolved (still open, or resolved after it): the overdue risks of that time."""
+    sql = (
+        "SELECT group_id, owner_id, resolve_by FROM risks WHERE resolve_by >= ? AND resolve_by < ? "
+        "AND (resolved_at IS NULL OR resolved_at > resolve_by)"
+    )
+    params: list[Any] = [tx.when(since), tx.when(until)]
+    if group_id is not None:
+        sql += " AND group_id = ?"
+        params.append(group_id)
+    return [(gid, owner, tx.moment(due)) for gid, owner, due in await tx.fetch(sql, *params)]  # type: ignore[misc]
+
+
+# -- every group --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class GroupLine:
+    id: int
+    name: str
+    platform: str
+    timezone: str | None
+    open: int = 0
+    overdue: int = 0
+    last_activity: datetime | None = None
+
+
+async def group_lines(tx: Tx, now: datetime) -> list[GroupLine]:
+    """Every group with its open and overdue counts and the time of its last event."""
+    lines = {
+        gid: GroupLine(gid, name, platform, zone)
+        for gid, name, platform, zone in await tx.fetch("SELECT id, name, platform, timezone FROM groups ORDER BY id")
+    }
+    counts = (
+        "SELECT group_id, count(*), sum(CASE WHEN resolve_by < ? THEN 1 ELSE 0 END) FROM risks "
+        f"WHERE {_open()} GROUP BY group_id"
+    )
+    for gid, open_count, overdue in await tx.fetch(counts, tx.when(now)):
+        if gid in lines:
+            lines[gid].open, lines[gid].overdue = int(open_count), int(overdue or 0)
+    for gid, last in await tx.fetch("SELECT group_id, max(at) FROM risk_events GROUP BY group_id"):
+        if gid in lines:
+            lines[gid].last_activity = tx.moment(last)
+    return list(lines.values())

@@ -1,0 +1,71 @@
+"""Chat commands of the web board: ``/board web`` (``/看板 网页``) answers with a signed link to
+the group's board; ``/admin web revoke`` turns away every link and session of the group."""
+
+from __future__ import annotations
+
+from hubao.bot.config import Config
+from hubao.bot.router import CommandContext, Role, Router, UsageError
+from hubao.handlers.common import group_id, group_zone, local_time
+from hubao.storage import records
+from hubao.storage import web as store
+from hubao.storage.tx import Tx
+from hubao.web import links
+
+Ctx = CommandContext[Tx]
+REVOKE_WORDS = ("revoke", "吊销", "撤销")
+
+
+def router(config: Config) -> Router:
+    r = Router()
+
+    @r.command(
+        "board web",
+        aliases=["看板 网页", "看板 web", "list web"],
+        roles=Role.MEMBER,
+        usage="/board web",
+        summary="help.board_web",
+    )
+    async def board_web(ctx: Ctx) -> None:
+        if not links.enabled(config):
+            ctx.reply(ctx.t("web.off"))
+            return
+        now = ctx.clock.now()
+        grant = await links.new_grant(ctx.store, config, links.GROUP, group_id(ctx.group), now)
+        await records.add_event(  # who was given a link, until when — never the link itself
+            ctx.store,
+            group_id=group_id(ctx.group),
+            risk_id=None,
+            actor_id=ctx.event.sender.id,
+            kind="web.link",
+            at=now,
+            data={"expires": grant.expires, "generation": grant.generation},
+            message_id=ctx.event.message_id,
+        )
+        expires = local_time(now + config.web.link_ttl, group_zone(ctx.group, config))
+        ctx.reply(ctx.t("web.link", url=links.link_url(config, grant), expires=expires))
+
+    @r.command(
+        "admin web",
+        aliases=["管理 web", "管理 网页"],
+        roles=Role.ADMIN | Role.LEADER,
+        usage="/admin web <revoke>",
+        summary="help.admin_web",
+    )
+    async def admin_web(ctx: Ctx) -> None:
+        if ctx.args.text.lower() not in REVOKE_WORDS:
+            raise UsageError(ctx.args.text[:20])
+        gid = group_id(ctx.group)
+        generation = await store.revoke(ctx.store, store.group_scope(gid), ctx.event.sender.id, ctx.clock.now())
+        await records.add_event(
+            ctx.store,
+            group_id=gid,
+            risk_id=None,
+            actor_id=ctx.event.sender.id,
+            kind="admin.web.revoke",
+            at=ctx.clock.now(),
+            data={"generation": generation},
+            message_id=ctx.event.message_id,
+        )
+        ctx.reply(ctx.t("web.revoked"))
+
+    return r
