@@ -99,6 +99,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
     export.add_argument("--out", help="file to write (default: hubao-<group>-<from>-<to>.xlsx or .zip)")
     export.set_defaults(func=lambda args: asyncio.run(_export(args)))
+
+    web_link = sub.add_parser("web-link", help="print a signed link to a group's web board, or the organisation's")
+    scope = web_link.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--chat", metavar="CHAT_ID", help="the group's chat id (or platform:chat_id, group id, name)")
+    scope.add_argument(
+        "--org", action="store_true", help="every group side by side (for admins: never post it in a group)"
+    )
+    web_link.add_argument("--revoke", action="store_true", help="invalidate every earlier link of that scope instead")
+    web_link.set_defaults(func=lambda args: asyncio.run(_web_link(args)))
     return parser
 
 
@@ -417,6 +426,12 @@ def _db(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+async def _web_link(args: argparse.Namespace) -> int:
+    from hubao.web.commands import web_link
+
+    return await web_link(_config(args), args.chat, org=args.org, revoke=args.revoke)
 
 
 async def _export(args: argparse.Namespace) -> int:

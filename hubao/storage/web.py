@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hubao.storage.models import Group
 from hubao.storage.records import OPEN_STATES
 from hubao.storage.tx import Tx
 
@@ -219,3 +223,9 @@ async def group_lines(tx: Tx, now: datetime) -> list[GroupLine]:
         if gid in lines:
             lines[gid].last_activity = tx.moment(last)
     return list(lines.values())
+
+
+async def group_by_chat_id(session: AsyncSession, chat_id: str) -> Group | None:
+    """The group of a chat id on whichever platform (for the command line); None if none or several."""
+    rows = (await session.exec(select(Group).where(Group.chat_id == chat_id).limit(2))).all()
+    return rows[0] if len(rows) == 1 else None

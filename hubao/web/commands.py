@@ -69,3 +69,39 @@ def router(config: Config) -> Router:
         ctx.reply(ctx.t("web.revoked"))
 
     return r
+
+
+async def web_link(config: Config, chat: str | None, *, org: bool = False, revoke: bool = False) -> int:
+    """``hubao web-link``: print a link (or, with ``revoke``, invalidate the earlier ones); 2 on bad input."""
+    import sys
+
+    from hubao.bot.clock import SystemClock
+    from hubao.storage.db import Database
+    from hubao.storage.reports import find_group
+
+    if not revoke and not links.enabled(config):
+        print("hubao web-link: set [web] secret and [server] public_url first", file=sys.stderr)
+        return 2
+    now = SystemClock().now()
+    db = Database(config.storage.url)
+    try:
+        async with db.transaction() as session:
+            gid = 0
+            if not org:
+                group = await find_group(session, chat or "") or await store.group_by_chat_id(session, chat or "")
+                if group is None or group.id is None:
+                    print(f"hubao web-link: no group {chat!r} (use its chat id, platform:chat_id, id or name)",
+                          file=sys.stderr)  # fmt: skip
+                    return 2
+                gid = group.id
+            tx = await Tx.over(session)
+            scope = store.ORG_SCOPE if org else store.group_scope(gid)
+            if revoke:
+                await store.revoke(tx, scope, "cli", now)
+                print(f"revoked every web link of {scope}")
+                return 0
+            grant = await links.new_grant(tx, config, links.ORG if org else links.GROUP, gid, now)
+    finally:
+        await db.dispose()
+    print(links.link_url(config, grant))
+    return 0
