@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import tempfile
@@ -129,19 +130,127 @@ def _config(args: argparse.Namespace, **overrides: object):  # type: ignore[no-u
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _quiet_libraries(args.log_level)  # before the imports: alembic logs as it loads its plugins
     from hubao.app import App
 
     async def run() -> None:
-        app = App(_config(args))
+        config = _config(args)
+        report = StartupReport(config, args.config)
+        report.before_start()
+        app = App(config)
         task = asyncio.create_task(app.serve())
+        watcher = asyncio.create_task(report.watch(app, task))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, task.cancel)  # a clean stop: connections closed, outbox kept
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            report.stopped()
 
     asyncio.run(run())
     return 0
+
+
+# Libraries that narrate their start-up at info: heard at --log-level debug only.
+_CHATTY_LIBRARIES = ("alembic", "apscheduler", "aiohttp.access")
+
+
+def _quiet_libraries(level: str) -> None:
+    if level != "debug":
+        for name in _CHATTY_LIBRARIES:
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+
+
+class StartupReport:
+    """The lines ``hubao serve`` says at the default log level: what it runs, where, and when it is up."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, config, config_path: str | None) -> None:  # type: ignore[no-untyped-def]
+        self.config = config
+        self.config_path = config_path
+        self.log = logging.getLogger("hubao.serve")
+        if self.log.getEffectiveLevel() > logging.INFO and logging.getLogger().level <= logging.WARNING:
+            self.log.setLevel(logging.INFO)  # heard at the default level; silenced only by --log-level error
+
+    def platforms(self) -> dict[str, str]:
+        """Enabled chat platforms and their transports (the console is always there)."""
+        return {
+            name: str(getattr(section, "transport", ""))
+            for name, section in self.config.platforms.items()
+            if name != "console" and getattr(section, "enabled", False)
+        }
+
+    def before_start(self) -> None:
+        self.log.info("hubao %s starting (config: %s)", __version__, self.config_path or "defaults")
+        self.log.info("storage: %s", safe_url(self.config.storage.url))
+        public = self.config.server.public_url.rstrip("/")
+        for name, transport in self.platforms().items():
+            if transport in ("http",):
+                where = f"{public}/callback/{name}" if public else f"/callback/{name} (server.public_url is not set)"
+                self.log.info("%s: enabled, transport %s, callbacks at %s", name, transport, where)
+            else:
+                self.log.info("%s: enabled, transport %s (long connection)", name, transport)
+        if not self.platforms():
+            self.log.warning(
+                "no chat platform is enabled: only the intake API answers. Enable one "
+                "([wecom]/[dingtalk]/[feishu] enabled = true, or start from `hubao init --platform …`) "
+                "and check it with `hubao doctor`"
+            )
+
+    async def watch(self, app, serving: asyncio.Task[None]) -> None:  # type: ignore[no-untyped-def]
+        """Say when the server listens and when each long connection comes up or drops."""
+        host, port = self.config.server.host, self.config.server.port
+        while True:
+            if serving.done():
+                return
+            if await _accepts(host, port):
+                break
+            await asyncio.sleep(self.POLL_SECONDS)
+        self.log.info("listening on http://%s:%s", host, port)
+        was_up: dict[str, bool | None] = {}
+        while not serving.done():
+            for name, adapter in list(app.adapters.items()):
+                up = adapter.connection_up()
+                if up is not None and up != was_up.get(name):
+                    if up:
+                        self.log.info("%s: long connection up", name)
+                    elif was_up.get(name):
+                        self.log.warning("%s: long connection down; reconnecting", name)
+                    was_up[name] = up
+            await asyncio.sleep(self.POLL_SECONDS)
+
+    def stopped(self) -> None:
+        self.log.info("stopped")
+
+
+async def _accepts(host: str, port: int) -> bool:
+    """Whether the HTTP server takes connections yet (the wildcard address is asked on loopback)."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(target, port), timeout=1)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password (``postgresql://hubao:***@db/hubao``)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("://", 1)[0] + "://…"
 
 
 # Per platform and transport: the keys to fill in (id keys in the file, secrets from the
@@ -320,7 +429,7 @@ def init_config(platform: str | None, transport: str, setup: _Setup | None) -> s
 def _check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     enabled = [name for name, section in config.platforms.items() if getattr(section, "enabled", False)]
-    print(f"config ok; platforms enabled: {', '.join(enabled) or 'none'}; storage: {config.storage.url}")
+    print(f"config ok; platforms enabled: {', '.join(enabled) or 'none'}; storage: {safe_url(config.storage.url)}")
     for warning in _calendar_warnings(config):
         print(f"warning: {warning}")
     return 0

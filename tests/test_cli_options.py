@@ -15,6 +15,7 @@ from hubao.cli import _parser, parse_args
 _REQUIRED = {
     "db": ["upgrade"],
     "export": ["--group", "demo", "--from", "2026-11-01", "--to", "2026-11-30"],
+    "web-link": ["--chat", "demo"],
 }
 
 
