@@ -51,5 +51,12 @@ async def open_tab(chromium: object, *, phone: bool = False) -> Tab:
     page.on("console", lambda msg: tab.problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error"
             else None)  # fmt: skip
     page.on("pageerror", lambda exc: tab.problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: tab.problems.append(f"request failed: {req.url}"))
+    page.on("requestfailed", lambda req: _failed(tab, req))
     return tab
+
+
+def _failed(tab: Tab, request: object) -> None:
+    # Leaving a page cancels what it still loads (the favicon, a refresh): that is no failure.
+    failure = getattr(request, "failure", None) or ""
+    if "ERR_ABORTED" not in failure:
+        tab.problems.append(f"request failed: {getattr(request, 'url', '')} {failure}")
