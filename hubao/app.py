@@ -30,6 +30,7 @@ from hubao.bot.events import InboundEvent, Lane, User
 from hubao.bot.observability import Metrics, request_id
 from hubao.bot.redact import collect_secrets, install_redaction
 from hubao.bot.router import Router
+from hubao.handlers import addressed as addressed_handlers
 from hubao.handlers import admin as admin_handlers
 from hubao.handlers import assessment as assessment_handlers
 from hubao.handlers import export as export_handlers
@@ -101,6 +102,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(web_commands.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))
+    table.include(addressed_handlers.router(config))
     return table
 
 

@@ -19,6 +19,7 @@ from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import (
     ArgKind,
+    Args,
     CommandContext,
     Refused,
     Role,
@@ -91,7 +92,7 @@ class Dispatcher:
         if group is not None:
             await self.backend.enroll(session, group, event.sender)  # whoever speaks in the group joins it
         if not is_command(event.text):
-            return []
+            return await self._spoken_to(session, event, group, t)
         ctx_out: list[OutboundMessage] = []
 
         def say(text: str) -> list[OutboundMessage]:
@@ -135,6 +136,20 @@ class Dispatcher:
             return say(_usage_text(t, spec.usage, exc.detail))
         except Refused as exc:
             return say(t("error.refused", who=describe_roles(exc.allowed, t)))
+        return ctx.out
+
+    async def _spoken_to(
+        self, session: Any, event: InboundEvent, group: Any | None, t: Catalog
+    ) -> list[OutboundMessage]:
+        """Words to the bot that are no command, or the bot joining a chat: answered, never silence.
+        Chatter near the bot (not addressed to it) stays unanswered."""
+        spec = self.router.addressed
+        if spec is None or event.button is not None or not (event.addressed or event.kind == "joined"):
+            return []
+        ctx: CommandContext[Any] = CommandContext(
+            event=event, spec=spec, args=Args(), store=session, clock=self.clock, t=t, group=group
+        )
+        await spec.handler(ctx)
         return ctx.out
 
     async def _apologise(self, event: InboundEvent, inline_replies: bool) -> DispatchResult:

@@ -15,7 +15,9 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 ButtonAction = str  # one of BUTTON_ACTIONS
-BUTTON_ACTIONS = ("ack", "resolve", "snooze")
+BUTTON_ACTIONS = ("ack", "resolve", "snooze", "risk")
+RISK_LINE_MAX = 600  # characters of the /risk line a "log it" button carries
+EVENT_KINDS = ("message", "joined")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +51,36 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A typed button payload: an action on one risk of the chat it was posted in."""
+    """A typed button payload: an action on one risk of the chat it was posted in, or
+    (action ``risk``, number 0) the ``/risk …`` line a suggestion offers to log in one tap."""
 
     action: ButtonAction
     risk_number: int
     label: str = ""
+    text: str = ""  # the /risk line of a "risk" button
 
     def __post_init__(self) -> None:
         if self.action not in BUTTON_ACTIONS:
             raise ValueError(f"unknown button action {self.action!r}")
-        if not 0 < self.risk_number < 10**9:
+        if self.action == "risk":
+            if self.risk_number != 0 or len(self.text) > RISK_LINE_MAX:
+                raise ValueError("a risk button carries a /risk line, no number")
+            if self.text and not self.text.startswith("/risk "):
+                raise ValueError("a risk button carries a /risk line")
+        elif not 0 < self.risk_number < 10**9:
             raise ValueError("risk number out of range")
 
     @property
     def command(self) -> str:
         """The text command a click stands for; clicking is typing this."""
+        if self.action == "risk":
+            return self.text
         suffix = " 1h" if self.action == "snooze" else ""
         return f"/{self.action} #{self.risk_number}{suffix}"
 
     def to_value(self) -> dict[str, Any]:
+        if self.action == "risk":
+            return {"hubao": self.action, "text": self.text}
         return {"hubao": self.action, "risk": self.risk_number}
 
     @classmethod
@@ -81,6 +94,11 @@ class Button:
         if not isinstance(value, Mapping):
             raise ValueError("button value is not an object")
         action, risk = value.get("hubao"), value.get("risk")
+        if action == "risk":
+            text = value.get("text")
+            if not isinstance(text, str) or not text:
+                raise ValueError("risk button value lacks its /risk line")
+            return cls(action="risk", risk_number=0, text=text)
         if not isinstance(action, str) or isinstance(risk, bool) or not isinstance(risk, int):
             raise ValueError("button value lacks action or risk")
         return cls(action=action, risk_number=risk)
@@ -88,7 +106,8 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class InboundEvent:
-    """Something a person did in a chat: a message, or a button click (``button`` set)."""
+    """Something a person did in a chat: a message, or a button click (``button`` set); or,
+    with ``kind`` ``joined``, the bot being added to the chat (``sender``: who added it)."""
 
     platform: str
     chat_id: str
@@ -99,6 +118,10 @@ class InboundEvent:
     mentions: tuple[Mention, ...] = ()
     mentions_all: bool = False
     button: Button | None = None
+    # The message @-mentions the bot (its mention already taken out of ``text``) or was sent
+    # in a direct chat with it: someone is talking to the bot, not just near it.
+    addressed: bool = False
+    kind: str = "message"  # or "joined" (EVENT_KINDS)
     # Adapter-private handle for answering this event (session webhook, response_url,
     # message id to reply in thread, card token...). Opaque to everyone else.
     reply_handle: Mapping[str, str] = field(default_factory=dict)
@@ -151,7 +174,7 @@ class OutboundMessage:
             "format": self.format.value,
             "mentions": [[u.id, u.name] for u in self.mentions],
             "mention_all": self.mention_all,
-            "buttons": [[b.action, b.risk_number, b.label] for b in self.buttons],
+            "buttons": [[b.action, b.risk_number, b.label, b.text] for b in self.buttons],
             "lane": int(self.lane),
             "reply_handle": dict(self.reply_handle),
             "updates_card": self.updates_card,
@@ -168,7 +191,7 @@ class OutboundMessage:
             format=Format(data.get("format", "text")),
             mentions=tuple(User(i, n) for i, n in data.get("mentions", [])),
             mention_all=bool(data.get("mention_all", False)),
-            buttons=tuple(Button(a, r, lbl) for a, r, lbl in data.get("buttons", [])),
+            buttons=tuple(Button(*parts[:4]) for parts in data.get("buttons", [])),
             lane=Lane(data.get("lane", Lane.REPLY)),
             reply_handle=dict(data.get("reply_handle", {})),
             updates_card=bool(data.get("updates_card", False)),

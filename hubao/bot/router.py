@@ -213,6 +213,8 @@ class Router:
     def __init__(self) -> None:
         self._specs: dict[str, CommandSpec] = {}
         self._by_word: dict[str, CommandSpec] = {}
+        # What answers words to the bot that are no command, and the bot joining a chat.
+        self.addressed: CommandSpec | None = None
 
     def command(
         self,
@@ -250,6 +252,22 @@ class Router:
     def include(self, other: Router) -> None:
         for spec in other._specs.values():
             self._add(spec)
+        if other.addressed is not None:
+            self.include_addressed(other.addressed)
+
+    def on_addressed(self, handler: Handler) -> Handler:
+        """Declare the handler for a message to the bot that is no command (``event.addressed``)
+        and for the bot being added to a chat (``event.kind == "joined"``); it runs for anyone,
+        in registered chats and others alike, with no arguments parsed."""
+        spec = CommandSpec(name="", aliases=(), roles=Role.ANYONE, usage="", summary="help.help", handler=handler,
+                           needs_group=False)  # fmt: skip
+        self.include_addressed(spec)
+        return handler
+
+    def include_addressed(self, spec: CommandSpec) -> None:
+        if self.addressed is not None:
+            raise ValueError("the answer to non-command messages is declared twice")
+        self.addressed = spec
 
     def _add(self, spec: CommandSpec) -> None:
         for word in spec.words:

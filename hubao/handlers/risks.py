@@ -328,6 +328,9 @@ async def create_risk(
         mention_all=urgent,
         lane=Lane.URGENT if urgent else Lane.REPLY,
         buttons=risk_buttons(risk, ctx.t),
+        # Logged by the button of a suggestion: the suggestion's card becomes the risk's card.
+        updates_card=ctx.event.button is not None,
+        toast=ctx.t("risk.created") if ctx.event.button is not None else "",
     )
     return risk
 

@@ -19,6 +19,7 @@ from hubao.bot.events import InboundEvent, Mention, OutboundMessage, User
 PLATFORM = "console"
 CHAT_ID = "demo"
 ALL_WORDS = ("all", "所有人", "everyone")
+BOT_WORDS = ("bot", "hubao", "互保助手", "机器人")  # "@bot …" talks to the bot, as an @-mention does
 _LINE = re.compile(r"^\s*([^:：\s][^:：]{0,31})\s*[:：]\s?(.*)$")
 _MENTION = re.compile(r"[@＠]([^\s@＠:：,，。]+)")
 
@@ -59,17 +60,23 @@ class ConsoleAdapter(Adapter):
     def event(self, said: Said, now: datetime, chat_id: str = CHAT_ID) -> InboundEvent:
         mentions: list[Mention] = []
         mentions_all = False
+        addressed = False
+        text = said.text
         for match in _MENTION.finditer(said.text):
             name = match.group(1)
             if name.lower() in ALL_WORDS:
                 mentions_all = True
+            elif name.lower() in BOT_WORDS:
+                addressed = True  # and, as the platforms do, the bot's own mention leaves the text
+                text = text.replace(match.group(0), " ", 1)
             else:
                 mentions.append(Mention(console_user(name), match.group(0)))
         return InboundEvent(
             platform=PLATFORM,
             chat_id=chat_id,
             sender=console_user(said.speaker),
-            text=said.text,
+            text=text.strip() if addressed else text,
+            addressed=addressed,
             message_id=f"console-{next(self._ids)}-{now.timestamp():.0f}",
             time=now,
             mentions=tuple(mentions),

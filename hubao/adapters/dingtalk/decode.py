@@ -107,6 +107,7 @@ def decode_message(payload: Any, now: datetime) -> InboundEvent | None:
         time=_millis(payload.get("createAt"), now),
         mentions=mentions,
         mentions_all=mentions_all,
+        addressed=True,  # the robot receives only group messages that @-mention it, and direct chats
         reply_handle=handle,
     )
 

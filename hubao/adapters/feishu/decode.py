@@ -155,14 +155,16 @@ def decode_message(payload: Mapping[str, Any], bot: BotIdentity, now: datetime) 
 
     mentions: dict[str, Mention] = {}
     mentions_all = False
+    bot_mentioned = False
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal mentions_all
+        nonlocal mentions_all, bot_mentioned
         key = match.group(0)
         item = by_key.get(key)
         if key == "@_all":
             mentions_all = True
         elif item is not None and bot.is_bot(item):
+            bot_mentioned = True
             return ""
         elif item is not None:
             ids = item.get("id") or {}
@@ -185,6 +187,7 @@ def decode_message(payload: Mapping[str, Any], bot: BotIdentity, now: datetime) 
         time=parse_time(message.get("create_time") or header.get("create_time"), now),
         mentions=tuple(mentions.values()),
         mentions_all=mentions_all,
+        addressed=bot_mentioned or message.get("chat_type") == "p2p",
         reply_handle={"message_id": message_id, "chat_type": str(message.get("chat_type", ""))},
     )
 

@@ -24,8 +24,8 @@ CARD_LIMIT = 30 * 1024  # interactive content
 TOAST_LIMIT = 100  # characters shown in a toast
 _AT = re.compile(r"<(\s*)(at\b)", re.IGNORECASE)
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
-DEFAULT_LABELS = {"ack": "确认", "resolve": "解决", "snooze": "暂缓 1 小时"}
-BUTTON_TYPES = {"ack": "primary", "resolve": "primary", "snooze": "default"}
+DEFAULT_LABELS = {"ack": "确认", "resolve": "解决", "snooze": "暂缓 1 小时", "risk": "登记"}
+BUTTON_TYPES = {"ack": "primary", "resolve": "primary", "snooze": "default", "risk": "primary"}
 
 
 class TooLarge(ValueError):

@@ -145,6 +145,7 @@ def decode(body: Any, *, bot_name: str, now: datetime, handle: Mapping[str, str]
             message_id=msgid,
             time=now,
             mentions_all=bool(_ALL.search(text)),
+            addressed=True,  # the AI bot receives only messages that @-mention it, and its direct chats
             reply_handle=reply,
         ),
         handle=reply,

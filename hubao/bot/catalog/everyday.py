@@ -102,4 +102,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "/admin export 2026-11-01 2026-11-30 xlsx",
         "en": "/admin export 2026-11-01 2026-11-30 csv",
     },
+    # --- talking to the bot without a command; the hello on joining a chat ----------------
+    "addressed.help": {
+        "zh": "我是{name}，帮小组登记风险、按时提醒负责人。\n登记：/risk 内容 @负责人 due:周五\n常用命令：/help",
+        "en": "I am {name}: I log the group's risks and remind their owners on time.\n"
+        "Log one: /risk what @owner due:fri\nEveryday commands: /help",
+    },
+    "addressed.suggest": {
+        "zh": "要登记成风险提醒吗？负责人：{owner} · 截止：{due}\n发送这一行即可登记：\n{line}",
+        "en": "Log this as a risk? Owner: {owner} · due: {due}\nSend this line to log it:\n{line}",
+    },
+    "addressed.no_deadline": {"zh": "未写（按级别时限）", "en": "none written (the level's limits)"},
+    "addressed.log_button": {"zh": "登记", "en": "Log it"},
+    "hello.joined": {
+        "zh": "大家好，我是{name}：帮互保小组登记风险（/risk），按时提醒负责人，逾期逐级升级。",
+        "en": "Hello, I am {name}: I log the group's risks (/risk), remind their owners on time "
+        "and escalate what is overdue.",
+    },
+    "hello.setup": {
+        "zh": "请组长或管理员发送 /admin setup <小组名称> 登记本群，之后发送 /help 查看常用命令。",
+        "en": "A leader or admin registers this chat with /admin setup <name>; then /help lists the everyday commands.",
+    },
+    "hello.registered": {
+        "zh": "本群已登记，发送 /help 查看常用命令。",
+        "en": "This chat is registered; /help lists the commands.",
+    },
 }

@@ -1,0 +1,104 @@
+"""No silence to someone who talks to the bot, and a hello when the bot joins a chat.
+
+A message that @-mentions the bot (or comes in a direct chat) but is no command gets an answer:
+when it names a colleague or reads like a reminder, the risk it would log (owner, deadline if one
+is written) with the exact ``/risk …`` line to send — and, where the platform's cards can carry
+it, a button that sends it in one tap; otherwise a three-line help. A chat that is not a
+registered group gets the setup hint instead, as commands there do. Chatter that does not
+address the bot never reaches this module (the dispatcher answers only addressed messages).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hubao.bot.config import Config
+from hubao.bot.events import RISK_LINE_MAX, Button, InboundEvent, User
+from hubao.bot.i18n import Catalog
+from hubao.bot.router import CommandContext, Router
+from hubao.bot.sanitize import clean_line
+from hubao.bot.timeparse import Found, find_deadline
+from hubao.handlers.common import MAX_CONTENT, group_id, group_zone
+from hubao.handlers.risks import group_work_hours
+from hubao.storage import records
+
+# Words that make a message read like a reminder (提醒 / 注意 / 风险 / 别忘了 …).
+REMINDER_WORDS = (
+    "提醒", "注意", "风险", "别忘", "记得", "小心", "务必", "截止", "到期", "逾期", "尽快", "跟进", "隐患",
+    "remind", "reminder", "don't forget", "dont forget", "remember", "risk", "deadline", "due", "careful",
+    "watch out", "heads up", "follow up",
+)  # fmt: skip
+# Platforms whose cards carry a button with the /risk line itself (Feishu's card values are free
+# JSON). WeCom card keys and DingTalk's fixed card template carry risk actions only; there the
+# /risk line in the text is the one to send.
+ONE_TAP_PLATFORMS = ("feishu", "console")
+_SPACES = re.compile(r"\s+")
+
+
+def router(config: Config) -> Router:
+    r = Router()
+
+    @r.on_addressed
+    async def spoken_to(ctx: CommandContext[Any]) -> None:
+        t = ctx.t
+        if ctx.event.kind == "joined":
+            next_step = t("hello.registered" if ctx.group else "hello.setup")
+            ctx.reply(t("hello.joined", name=config.bot.name) + "\n" + next_step)
+            return
+        if ctx.group is None:
+            ctx.reply(t("error.not_setup"))
+            return
+        if not reads_like_a_reminder(ctx.event):
+            ctx.reply(t("addressed.help", name=config.bot.name))
+            return
+        zone = group_zone(ctx.group, config)
+        found = find_deadline(ctx.event.text, ctx.clock.now(), zone, work_hours=group_work_hours(ctx.group, config))
+        owner = ctx.event.mentions[0].user if ctx.event.mentions else ctx.event.sender
+        if owner != ctx.event.sender:  # known to the group by name, so the suggested line resolves "@name"
+            await records.enrol(ctx.store, group_id(ctx.group), owner.id, owner.name, ctx.clock.now())
+        line = risk_line(ctx.event, owner, found)
+        if line is None:
+            ctx.reply(t("addressed.help", name=config.bot.name))
+            return
+        due = describe(found, ctx.group, config, t) if found else t("addressed.no_deadline")
+        text = t("addressed.suggest", owner=owner.display, due=due, line=line)
+        tap = ctx.event.platform in ONE_TAP_PLATFORMS and len(line) <= RISK_LINE_MAX
+        buttons = (Button("risk", 0, t("addressed.log_button"), line),) if tap else ()
+        ctx.reply(text, buttons=buttons)
+
+    return r
+
+
+def reads_like_a_reminder(event: InboundEvent) -> bool:
+    """It names a colleague, or uses a reminder word."""
+    if event.mentions:
+        return True
+    lowered = event.text.lower()
+    return any(word in lowered for word in REMINDER_WORDS)
+
+
+def risk_line(event: InboundEvent, owner: User, found: Found | None) -> str | None:
+    """The ``/risk`` command that logs what was said: the words without the @-mentions and the
+    deadline, the owner by name, the deadline as written. None when no words are left."""
+    content = event.text
+    for mention in event.mentions:
+        content = content.replace(mention.token, " ")
+    if found is not None:
+        content = re.sub(re.escape(found.words).replace(r"\ ", r"\s+"), " ", content, count=1, flags=re.IGNORECASE)
+    content = clean_line(_SPACES.sub(" ", content)).strip(" ,，.。:：;；!！")
+    content = content.lstrip("/／")  # never a command of its own
+    if not content:
+        return None
+    parts = ["/risk", content[:MAX_CONTENT]]
+    if owner != event.sender and owner.display:
+        parts.append("@" + owner.display.replace(" ", ""))
+    if found is not None:
+        parts.append("due:" + found.words)
+    return " ".join(parts)
+
+
+def describe(found: Found, group: Any, config: Config, t: Catalog) -> str:
+    local = found.at.astimezone(group_zone(group, config))
+    weekday = t("due.weekdays").split()[local.weekday()]
+    return f"{local.month:02d}-{local.day:02d} {weekday} {local.hour:02d}:{local.minute:02d}"
