@@ -147,10 +147,11 @@ class WebEvent:
 
 async def risk_events(tx: Tx, group_id: int, risk_id: int) -> list[WebEvent]:
     """The risk's whole timeline, oldest first (the group is checked again: belt and braces)."""
-    sql = "SELECT at, actor_id, kind, data FROM risk_events WHERE group_id = ? AND risk_id = ? ORDER BY at, id"
+    sql = "SELECT group_id, at, actor_id, kind, data FROM risk_events WHERE risk_id = ? ORDER BY at, id"
     return [
         WebEvent(tx.moment(at), actor, kind, tx.json_value(data) or {})  # type: ignore[arg-type]
-        for at, actor, kind, data in await tx.fetch(sql, group_id, risk_id)
+        for gid, at, actor, kind, data in await tx.fetch(sql, risk_id)
+        if gid == group_id
     ]
 
 
@@ -229,3 +230,67 @@ async def group_by_chat_id(session: AsyncSession, chat_id: str) -> Group | None:
     """The group of a chat id on whichever platform (for the command line); None if none or several."""
     rows = (await session.exec(select(Group).where(Group.chat_id == chat_id).limit(2))).all()
     return rows[0] if len(rows) == 1 else None
+
+
+# -- the organisation's rates -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class HistoryRisk:
+    """The attributes of a risk that :func:`hubao.handlers.metrics.compute` reads."""
+
+    id: int
+    group_id: int
+    number: int
+    content: str
+    level: str
+    reporter_id: str
+    owner_id: str
+    created_at: datetime
+    resolve_by: datetime
+
+
+@dataclass(slots=True)
+class HistoryEvent:
+    """The attributes of an event that :func:`hubao.handlers.metrics.compute` reads."""
+
+    id: int
+    group_id: int
+    risk_id: int
+    at: datetime
+    actor_id: str
+    kind: str
+    data: dict[str, Any]
+
+
+_RESOLVED_IN = "SELECT risk_id FROM risk_events WHERE kind = 'resolved' AND at >= ? AND at < ?"
+
+
+async def resolved_history(
+    tx: Tx, since: datetime, until: datetime
+) -> tuple[dict[int, list[HistoryRisk]], dict[int, list[HistoryEvent]]]:
+    """Per group: the risks resolved in ``[since, until)`` and all their events before ``until``.
+
+    What the resolution figures (on-time rate, 协同解决率) of the period are computed from; the
+    risks that were not resolved in it change none of them, so they are not loaded.
+    """
+    when, moment, value = tx.when, tx.moment, tx.json_value
+    risks: dict[int, list[HistoryRisk]] = {}
+    sql = (
+        "SELECT id, group_id, number, content, level, reporter_id, owner_id, created_at, resolve_by FROM risks "
+        f"WHERE id IN ({_RESOLVED_IN})"
+    )
+    for rid, gid, number, content, level, reporter, owner, created, resolve_by in await tx.fetch(
+        sql, when(since), when(until)
+    ):
+        risks.setdefault(gid, []).append(
+            HistoryRisk(rid, gid, number, content, level, reporter, owner, moment(created), moment(resolve_by))  # type: ignore[arg-type]
+        )
+    events: dict[int, list[HistoryEvent]] = {}
+    sql = (
+        "SELECT id, group_id, risk_id, at, actor_id, kind, data FROM risk_events "
+        f"WHERE risk_id IN ({_RESOLVED_IN}) AND at < ?"
+    )
+    for eid, gid, rid, at, actor, kind, data in await tx.fetch(sql, when(since), when(until), when(until)):
+        events.setdefault(gid, []).append(HistoryEvent(eid, gid, rid, moment(at), actor, kind, value(data) or {}))  # type: ignore[arg-type]
+    return risks, events
