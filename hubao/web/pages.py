@@ -421,7 +421,7 @@ class Pages:
             raise Denied("org_only")
         now = self.clock.now()
         zone = self._zone(None)
-        period = Period(now - timedelta(days=ORG_RATE_DAYS), now)
+        period = Period(now - timedelta(days=ORG_RATE_DAYS), now + timedelta(microseconds=1))  # up to now, included
         weeks = views.weeks_back(now, zone, HEAT_WEEKS)
         async with self._reading() as tx:
             await self._checked(tx, grant)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from hubao.handlers.metrics import PointRules, compute
+from hubao.handlers.metrics import Period, PointRules, compute
 from hubao.handlers.reports import week_of
 from hubao.storage.reports import load_history
 from hubao.web import links
@@ -238,3 +239,30 @@ async def test_pages_speak_english_for_an_english_group(make_site: Any) -> None:
         await _page(http, await site.link())
         body = await _page(http, f"{site.base}/web/g/1/board")
     assert '<html lang="en">' in body and "Waiting" in body and "Overdue" in body
+
+
+async def test_the_organisation_rates_are_the_metrics_of_the_last_four_weeks(site: Site) -> None:
+    c = site.console
+    for name in ("alice", "bob", "carol"):
+        await c.say(name, "在")
+    await c.say("bob", "/risk 按时独自解决")
+    await c.say("alice", "/risk 逾期协同解决 @bob due:1h")
+    await c.say("alice", "/risk 仍未解决 @carol")
+    await c.say("bob", "/resolve #1")
+    await c.advance("2h")
+    await c.say("carol", "/note #2 我来帮忙")
+    await c.say("bob", "/resolve #2")  # resolved this very moment: counted too
+    now = c.clock.now()
+    period = Period(now - timedelta(days=28), now + timedelta(microseconds=1))
+    async with c.app.db.transaction() as session:
+        risks, events = await load_history(session, [1], period.start, period.end)
+    expected = compute(risks[1], events.get(1, []), period, now, PointRules())
+    assert (expected.on_time_rate, expected.collaboration_rate) == (0.5, 0.5)
+    async with c.app.db.command() as tx:
+        grant = await links.new_grant(tx, c.app.config, links.ORG, 0, now)
+    async with site.client() as http:
+        body = await _page(http, links.link_url(c.app.config, grant))
+    row = re.search(r'<th scope="row"><a href="/web/g/1/board">互保演示组</a></th>(.*?)</tr>', body, re.S)
+    assert row
+    cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', row.group(1))
+    assert cells == ["1", "0", "50%", "50%"]  # open, overdue, on time, together
