@@ -19,7 +19,7 @@ from hubao.adapters.feishu import crypto
 from hubao.adapters.feishu.api import FeishuApi
 from hubao.adapters.feishu.decode import (
     CARD_EVENT,
-    MESSAGE_EVENT,
+    MESSAGE_EVENTS,
     PLATFORM,
     URL_VERIFICATION,
     BotIdentity,
@@ -215,7 +215,7 @@ class FeishuAdapter(Adapter):
             return web.json_response({"challenge": str(payload.get("challenge", ""))})
         if kind == CARD_EVENT:
             return web.json_response(await self.card_click(payload))
-        if kind == MESSAGE_EVENT:
+        if kind in MESSAGE_EVENTS:
             self._spawn(self.process_message(payload))
         else:
             log.debug("feishu: ignoring event type %s", kind[:64])
@@ -232,7 +232,7 @@ class FeishuAdapter(Adapter):
         kind = event_type(payload)
         if kind == CARD_EVENT:
             return await self.card_click(payload)
-        if kind == MESSAGE_EVENT:
+        if kind in MESSAGE_EVENTS:
             self._spawn(self.process_message(payload))
         return None
 

@@ -16,6 +16,9 @@ from hubao.bot.events import Button, InboundEvent, Mention, User
 
 PLATFORM = "feishu"
 MESSAGE_EVENT = "im.message.receive_v1"
+BOT_ADDED_EVENT = "im.chat.member.bot.added_v1"  # the bot was added to a group
+# Events the adapter hands the kernel the way it hands messages (decode_message reads them all).
+MESSAGE_EVENTS = (MESSAGE_EVENT, BOT_ADDED_EVENT)
 CARD_EVENT = "card.action.trigger"
 URL_VERIFICATION = "url_verification"
 # Placeholders Feishu puts in message text for @-mentions; \d+ is greedy, so @_user_10
@@ -133,7 +136,10 @@ def _post_text(body: Mapping[str, Any]) -> str | None:
 
 
 def decode_message(payload: Mapping[str, Any], bot: BotIdentity, now: datetime) -> InboundEvent | None:
-    """An ``im.message.receive_v1`` event; None for what the bot does not read (images, apps)."""
+    """An ``im.message.receive_v1`` event (or one of :data:`MESSAGE_EVENTS`); None for what the
+    bot does not read (images, apps)."""
+    if event_type(payload) == BOT_ADDED_EVENT:
+        return decode_bot_added(payload, now)
     header = _obj(payload, "header")
     event = _obj(payload, "event")
     message = _obj(event, "message")
@@ -189,6 +195,22 @@ def decode_message(payload: Mapping[str, Any], bot: BotIdentity, now: datetime) 
         mentions_all=mentions_all,
         addressed=bot_mentioned or message.get("chat_type") == "p2p",
         reply_handle={"message_id": message_id, "chat_type": str(message.get("chat_type", ""))},
+    )
+
+
+def decode_bot_added(payload: Mapping[str, Any], now: datetime) -> InboundEvent:
+    """``im.chat.member.bot.added_v1``: the bot joined ``event.chat_id``, added by ``operator_id``."""
+    header = _obj(payload, "header")
+    event = _obj(payload, "event")
+    operator = _str(_obj(event, "operator_id"), "open_id")
+    return InboundEvent(
+        platform=PLATFORM,
+        chat_id=_str(event, "chat_id"),
+        sender=User(f"{PLATFORM}:{operator}"),
+        text="",
+        message_id=_str(header, "event_id"),
+        time=parse_time(header.get("create_time"), now),
+        kind="joined",
     )
 
 
