@@ -15,6 +15,7 @@ import pytest
 from hubao.app import platform_settings_models
 from hubao.cli import PLATFORM_TRANSPORTS
 
+REPO = Path(__file__).resolve().parents[1]  # the code under test, whatever is installed
 COMBINATIONS = [(p, t) for p, transports in PLATFORM_TRANSPORTS.items() for t in transports]
 # Plausible values for what a user copies from the platform's console.
 SAMPLE = {
@@ -26,7 +27,7 @@ SAMPLE = {
 def _hubao(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hubao.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **(env or {})},
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "PYTHONPATH": str(REPO), **(env or {})},
     )  # fmt: skip
 
 

@@ -57,7 +57,8 @@ def test_check_config_reads_the_file_named_after_the_subcommand(tmp_path: Path) 
     path.write_text("[bot]\nlocale = 'en'\n[storage]\nurl = 'sqlite+aiosqlite:///site.db'\n", encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "hubao.cli", "check-config", "--config", str(path)],
-        capture_output=True, text=True, timeout=120, env={"PATH": "", "HOME": str(tmp_path)}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PATH": "", "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "storage: sqlite+aiosqlite:///site.db" in result.stdout
