@@ -29,7 +29,7 @@ def test_example_config_documents_a_valid_config() -> None:
 def test_every_key_of_the_example_is_known_and_every_kernel_key_is_in_the_example() -> None:
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     config = read_config(ROOT / "config.example.toml", environ={})
-    for section_name in ("bot", "storage", "server", "escalation", "delivery", "digest"):
+    for section_name in ("bot", "storage", "server", "escalation", "delivery", "digest", "assessment", "web"):
         section = getattr(config, section_name)
         for key in type(section).model_fields:
             spellings = (f"\n{key} =", f"\n# {key} =", f"[{section_name}.{key}.")

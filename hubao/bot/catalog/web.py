@@ -6,6 +6,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     # --- chat ---------------------------------------------------------------------------
     "help.board_web": {"zh": "获取本群网页看板的链接", "en": "get a link to this group's web board"},
     "help.admin_web": {"zh": "吊销本群所有网页看板链接", "en": "revoke every web board link of this group"},
+    "example.board web": {"zh": "/board web", "en": "/board web"},
+    "example.admin web": {"zh": "/admin web revoke", "en": "/admin web revoke"},
     "web.link": {
         "zh": "本群网页看板（{expires} 前有效，只限本群成员查看）：\n{url}",
         "en": "This group's web board (valid until {expires}, for this group's members only):\n{url}",
