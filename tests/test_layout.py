@@ -16,6 +16,7 @@ FORBIDDEN = {
     "scheduler": ("hubao.handlers", "hubao.adapters"),
     "adapters": ("hubao.handlers", "hubao.storage", "hubao.scheduler"),
     "handlers": ("hubao.adapters",),
+    "web": ("hubao.adapters",),  # pages read through storage, beside the handlers
 }
 
 
