@@ -70,6 +70,9 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "admin show": ({ADMIN}, "/admin show"),
     "admin token": ({ADMIN}, "/admin token"),
     "admin export": ({ADMIN}, "/admin export"),
+    "assess": ({OWNER, REPORTER, PARTNER, LEADER}, "/assess #1 P3 I4"),
+    "board web": (MEMBERS_ONLY, "/board web"),
+    "admin web": ({LEADER}, "/admin web revoke"),
 }
 
 TABLE = build_router(read_config(None, environ={}))
