@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from hubao.bot.adapter import Adapter, AdapterContext, AdapterModule, DispatchResult
 from hubao.bot.clock import Clock, SystemClock
 from hubao.bot.config import Config, load_config
-from hubao.bot.delivery import Deliverer, RetryPolicy, parse_rate
+from hubao.bot.delivery import Deliverer, RetryPolicy, parse_rate, register_channel_rule
 from hubao.bot.dispatch import Dispatcher
 from hubao.bot.events import InboundEvent, Lane, User
 from hubao.bot.observability import Metrics, request_id
@@ -143,7 +143,12 @@ class App:
             ),
             rates=rates,
             observe=self._observe_delivery,
+            claim_ttl=config.delivery.claim_ttl,
         )
+        for adapter in self.adapters.values():  # how each platform files messages into send channels
+            rule = getattr(adapter, "channel_of", None)
+            if rule is not None:
+                register_channel_rule(adapter.platform, rule)
         self.escalations = EscalationSweep(
             self.db, self.clock, self.calendars, EscalationMessages(config),
             on_step=lambda step: self.metrics.escalations.labels(step).inc(),

@@ -116,10 +116,22 @@ class DeliverySection(Section):
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_max: timedelta = timedelta(minutes=10)
     poll_interval: timedelta = timedelta(seconds=1)
+    # How long a worker's claim on a message lasts unless renewed (every third of it while the
+    # worker lives): a dead instance's messages are taken over after at most this long.
+    claim_ttl: timedelta = timedelta(seconds=10)
     # Per-platform override of the per-chat rate, e.g. {"feishu" = "5/1s", "wecom" = "20/60s"}.
     rates: dict[str, str] = Field(default_factory=dict)
 
-    _parse = field_validator("backoff_base", "backoff_max", "poll_interval", mode="before")(lambda cls, v: _duration(v))
+    _parse = field_validator("backoff_base", "backoff_max", "poll_interval", "claim_ttl", mode="before")(
+        lambda cls, v: _duration(v)
+    )
+
+    @field_validator("claim_ttl")
+    @classmethod
+    def _claim_ttl_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=3) <= value <= timedelta(minutes=10):
+            raise ValueError("must be between 3s and 10m")
+        return value
 
 
 class DigestSection(Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -155,7 +155,10 @@ class Outbox(SQLModel, table=True):
     """Durable outbound messages, written in the transaction of the change that caused them."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at", "lane"),)
+    # A channel's queue in send order (lane, then creation): the worker claims from its head.
+    __table_args__ = (
+        Index("ix_outbox_channel", "state", "platform", "chat_id", "channel", "lane", "id", "next_attempt_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=240, unique=True)  # idempotency key
@@ -171,6 +174,22 @@ class Outbox(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = _utc_column(nullable=True)
+    # The send channel within the chat ("" = the chat's own; e.g. a single-use reply URL), see
+    # hubao.bot.delivery: messages of one channel share its queue and its rate.
+    channel: str = Field(default="", max_length=160, sa_column_kwargs={"server_default": ""})
+
+
+class OutboxPace(SQLModel, table=True):
+    """The next moment a send channel may send, shared by every instance (its rate)."""
+
+    __tablename__ = "outbox_pace"
+
+    platform: str = Field(primary_key=True, max_length=32)
+    chat_id: str = Field(primary_key=True, max_length=128)
+    channel: str = Field(primary_key=True, max_length=160)
+    ready_at: datetime = _utc_column()
+    # Its sends inside the rate's window (a JSON list of ISO times): at most ``rate`` per window.
+    recent: str = Field(default="[]", sa_column=Column(Text, nullable=False))
 
 
 class SeenDelivery(SQLModel, table=True):

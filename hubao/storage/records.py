@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hubao.bot.delivery import channel_of
 from hubao.storage.models import Group, Risk
 from hubao.storage.tx import Row, Tx
 
@@ -338,8 +339,8 @@ async def add_event(
 # -- outbox ------------------------------------------------------------------------------------
 
 _ENQUEUE = (
-    "INSERT INTO outbox (key, platform, chat_id, lane, payload, state, attempts, next_attempt_at, created_at, "
-    "last_error) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, '') ON CONFLICT (key) DO NOTHING"
+    "INSERT INTO outbox (key, platform, chat_id, channel, lane, payload, state, attempts, next_attempt_at, "
+    "created_at, last_error) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '') ON CONFLICT (key) DO NOTHING"
 )
 
 
@@ -351,7 +352,8 @@ async def enqueue(
     queued = 0
     for key, payload, lane in items:  # row by row: the count of rows really queued is wanted
         queued += await tx.execute(
-            _ENQUEUE, key, payload["platform"], payload["chat_id"], lane, tx.json_text(payload), due, created,
+            _ENQUEUE, key, payload["platform"], payload["chat_id"], channel_of(payload), lane, tx.json_text(payload),
+            due, created,
             sees_orm=False,  # new rows under new keys: nothing pending in a session changes the outcome
         )  # fmt: skip
     return queued

@@ -17,8 +17,10 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hubao.storage import outbox as outbox_store
 from hubao.storage import repo
-from hubao.storage.models import Group, Outbox, Risk, Timer
+from hubao.storage.models import Group, Risk, Timer
+from hubao.storage.tx import Tx
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -105,8 +107,6 @@ async def groups_without_timer(session: AsyncSession, kind: str) -> Sequence[Gro
 
 
 async def next_outbox_due(session: AsyncSession) -> datetime | None:
-    """When the delivery worker next has something to do: a pending row, or an expired claim."""
-    pending = (await session.exec(select(func.min(Outbox.next_attempt_at)).where(Outbox.state == "pending"))).one()
-    sending = (await session.exec(select(func.min(Outbox.claimed_until)).where(Outbox.state == "sending"))).one()
-    times = [t for t in (pending, sending) if t is not None]
-    return min(times) if times else None  # type: ignore[type-var]
+    """When the delivery worker next has something to do: a channel's next send (its earliest
+    pending message, or the channel's pace when later), or a claim lapsing."""
+    return await outbox_store.next_due(await Tx.over(session))

@@ -1,4 +1,5 @@
-"""The durable outbox: retries, rate limits, lanes, splitting, dead letters, crash windows.
+"""The durable outbox: retries, send channels and their rates, lanes, merging, splitting, dead
+letters, claims and their renewal, crash windows.
 
 The transport seam is ``Adapter.send``: most tests use a recording adapter there; the last ones
 send over real loopback HTTP to a stand-in platform that de-duplicates like Feishu does.
@@ -23,11 +24,14 @@ from sqlmodel import col, select
 from hubao.app import App
 from hubao.bot.adapter import Adapter, DeliveryError, SendLimit
 from hubao.bot.clock import ManualClock
-from hubao.bot.delivery import OutboxItem, RetryPolicy, split_message
+from hubao.bot.delivery import ChannelKey, OutboxItem, RetryPolicy, split_message
 from hubao.bot.events import Button, Lane, OutboundMessage, User
 from hubao.storage import repo
 from hubao.storage.models import Outbox
-from hubao.storage.outbox import CLAIM_TTL, SqlOutbox
+from hubao.storage.outbox import SqlOutbox
+
+CLAIM_TTL = timedelta(seconds=10)  # delivery.claim_ttl's default
+C1 = ChannelKey("fake", "c1")
 
 
 class Crash(BaseException):
@@ -51,9 +55,15 @@ class RecordingAdapter(Adapter):
     failures: list[BaseException] = field(default_factory=list)  # raised by the next sends, in order
     cost: timedelta = timedelta(0)  # how long a send takes on the clock
     crash_after_send: bool = False
+    unlimited: bool = False  # a channel without a rate (like a single-use reply URL)
     sent: list[Sent] = field(default_factory=list)
+    attempts: list[OutboundMessage] = field(default_factory=list)  # every send tried, failed ones too
+
+    def channel_limit(self, chat_id: str, channel: str) -> SendLimit | None:
+        return None if self.unlimited else self.send_limit
 
     async def send(self, message: OutboundMessage) -> None:
+        self.attempts.append(message)
         if self.failures:
             raise self.failures.pop(0)
         self.clock.advance(self.cost)
@@ -182,29 +192,52 @@ async def test_a_hanging_send_times_out_and_is_retried(app: App, fake: Recording
     assert (row.state, row.attempts, row.last_error) == ("pending", 1, "send timed out after 0s")
 
 
-# --- rate limits and lanes --------------------------------------------------------------------
+# --- send channels, rates and lanes -------------------------------------------------------------
 
 
-async def test_token_bucket_per_chat_holds_the_platform_rate(app: App, fake: RecordingAdapter) -> None:
+async def test_a_chat_channel_holds_the_platform_rate_in_every_window(app: App, fake: RecordingAdapter) -> None:
     fake.send_limit = SendLimit(20, 60.0)  # WeCom and DingTalk robots
     start = app.clock.now()
-    await queue(app, *(msg(f"a{i}") for i in range(25)), *(msg(f"b{i}", chat="c2") for i in range(3)))
-    await app.deliver()
-    assert len([s for s in fake.sent if s.message.chat_id == "c1"]) == 20
-    assert len([s for s in fake.sent if s.message.chat_id == "c2"]) == 3
-    await app.advance(timedelta(minutes=1))
-    later = [s.at - start for s in fake.sent if s.message.chat_id == "c1"][20:]
-    assert later == [timedelta(minutes=1)] * 5  # never more than 20 in any minute
+    await queue(app, *(msg(f"a{i}", Lane.DIGEST) for i in range(25)))
+    await queue(app, *(msg(f"b{i}", Lane.DIGEST, "c2") for i in range(3)), prefix="b")
+    await app.advance(timedelta(minutes=2))
+    c1 = [(s.at - start).total_seconds() for s in fake.sent if s.message.chat_id == "c1"]
+    c2 = [(s.at - start).total_seconds() for s in fake.sent if s.message.chat_id == "c2"]
+    assert c1 == [0.0] * 20 + [60.0] * 5  # never more than 20 in any minute
+    assert c2 == [0.0] * 3  # the other chat has its own channel and rate
     assert {r.state for r in await rows(app)} == {"sent"}
-    assert all(r.attempts == 1 for r in await rows(app))  # waiting for a token is not an attempt
+    assert all(r.attempts == 1 for r in await rows(app))  # waiting for the rate is not an attempt
 
 
 async def test_config_rate_overrides_the_adapter_default(make_app: Any, fake: RecordingAdapter) -> None:
     app = await make_app(adapters={"fake": fake}, **{"delivery.rates": {"fake": "2/10s"}})
     start = app.clock.now()
-    await queue(app, *(msg(f"m{i}") for i in range(4)))
+    await queue(app, *(msg(f"m{i}", Lane.DIGEST) for i in range(4)))
     await app.advance(timedelta(seconds=30))
     assert [(s.at - start).total_seconds() for s in fake.sent] == [0, 0, 10, 10]
+
+
+async def test_a_backlog_waiting_for_its_rate_is_not_claimed_or_touched(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(20, 60.0)
+    await queue(app, *(msg(f"d{i}", Lane.DIGEST) for i in range(300)))
+    before = {r.id: (r.next_attempt_at, r.attempts) for r in await rows(app)}
+    assert await app.deliver() == 20  # what the rate allows now
+    after = await rows(app)
+    assert [r.state for r in after].count("sent") == 20
+    assert [r.state for r in after].count("sending") == 0  # nothing claimed that cannot go
+    waiting = [r for r in after if r.state == "pending"]
+    assert all((r.next_attempt_at, r.attempts) == before[r.id] for r in waiting)  # no churn on the backlog
+    assert await app.deliver() == 0  # until the rate allows, a pass does nothing
+    assert await app.next_due() == app.clock.now() + timedelta(minutes=1)  # the worker sleeps until then
+
+
+async def test_a_backlog_in_one_chat_does_not_delay_another_chat(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(5, 1.0)  # Feishu: 5/s per chat
+    await queue(app, *(msg(f"d{i}", Lane.DIGEST) for i in range(500)), prefix="d")
+    await app.deliver()
+    await queue(app, msg("answer in another chat", chat="c2"), prefix="other")
+    await app.deliver()
+    assert fake.texts == [f"d{i}" for i in range(5)] + ["answer in another chat"]
 
 
 async def test_escalations_and_urgent_go_first_under_a_burst(app: App, fake: RecordingAdapter) -> None:
@@ -214,9 +247,10 @@ async def test_escalations_and_urgent_go_first_under_a_burst(app: App, fake: Rec
     await queue(app, *(msg(f"urgent {i}", Lane.URGENT) for i in range(3)), prefix="u")
     await app.advance(timedelta(seconds=5))
     lanes = [s.message.lane for s in fake.sent]
-    assert len(lanes) == 17 and lanes == sorted(lanes)
+    assert lanes == sorted(lanes)
     assert fake.texts[:3] == ["urgent 0", "urgent 1", "urgent 2"]
-    assert fake.texts[3:11] == [f"reply {i}" for i in range(8)]  # each lane in its queue order
+    assert fake.texts[3] == "\n\n".join(f"reply {i}" for i in range(8))  # the waiting replies, as one
+    assert fake.texts[4:] == [f"digest {i}" for i in range(6)]  # each lane in its queue order
     for i, sent in enumerate(fake.sent):  # never more than 5 in any second
         window = [s for s in fake.sent[i:] if s.at - sent.at < timedelta(seconds=1)]
         assert len(window) <= 5
@@ -224,11 +258,79 @@ async def test_escalations_and_urgent_go_first_under_a_burst(app: App, fake: Rec
 
 async def test_an_urgent_message_overtakes_a_backlog_already_waiting(app: App, fake: RecordingAdapter) -> None:
     fake.send_limit = SendLimit(20, 60.0)
-    await queue(app, *(msg(f"reply {i}") for i in range(30)), prefix="r")
-    await app.deliver()  # 20 go out, 10 wait for tokens
+    await queue(app, *(msg(f"digest {i}", Lane.DIGEST) for i in range(30)), prefix="d")
+    await app.deliver()  # 20 go out, 10 wait for the rate
     await queue(app, msg("escalation", Lane.URGENT), prefix="u")
     await app.advance(timedelta(minutes=1))
     assert fake.texts[20] == "escalation"
+
+
+async def test_a_platform_rate_limit_answer_holds_the_whole_channel(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(20, 60.0)
+    fake.failures = [DeliveryError("errcode 130101 send too fast", retryable=True, retry_after=600)]  # a 10 min block
+    await queue(app, *(msg(f"u{i}", Lane.URGENT) for i in range(20)))  # urgent: this chat is tried first
+    await queue(app, msg("elsewhere", Lane.DIGEST, "c2"), prefix="o")
+    await app.advance(timedelta(minutes=9, seconds=59))
+    assert fake.texts == ["elsewhere"]  # the blocked chat waits; the other does not
+    assert [r.attempts for r in await rows(app)][:20] == [1] + [0] * 19  # one attempt, no churn
+    await app.advance(timedelta(seconds=1))
+    assert fake.texts[1:] == [f"u{i}" for i in range(20)]  # in their order, when the block ends
+
+
+# --- merging waiting replies ----------------------------------------------------------------------
+
+
+async def test_waiting_replies_go_out_as_one_message_with_every_mention(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(2, 60.0)
+    await queue(app, msg("first"), msg("second"), prefix="a")
+    await app.deliver()  # the chat's rate is spent for a minute; the next replies wait together
+    people = [User(f"fake:u{i}", f"u{i}") for i in range(4)]
+    await queue(
+        app,
+        msg("#1 ack", mentions=(people[0],)),
+        msg("#2 ack", mentions=(people[1], people[0])),
+        msg("#3 urgent for all", mention_all=True),
+        msg("#4 ack", mentions=(people[2], people[3])),
+        prefix="b",
+    )
+    await app.advance(timedelta(minutes=1))
+    assert fake.texts[:2] == ["first", "second"]  # as many as could go at once: each on its own
+    assert len(fake.sent) == 3
+    merged = fake.sent[2].message
+    assert merged.text == "#1 ack\n\n#2 ack\n\n#3 urgent for all\n\n#4 ack"
+    assert merged.mentions == (people[0], people[1], people[2], people[3])
+    assert merged.mention_all
+    assert {r.state for r in await rows(app)} == {"sent"}
+
+
+async def test_merged_messages_stay_within_the_platform_size_limit(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(2, 60.0)
+    fake.max_text_bytes = 100
+    replies = [f"reply number {i:02d} ok" for i in range(20)]  # 18 bytes each
+    await queue(app, *(msg(text) for text in replies))
+    await app.advance(timedelta(minutes=2))
+    assert all(len(t.encode()) <= 100 for t in fake.texts)
+    assert "\n\n".join(fake.texts).split("\n\n") == replies  # every reply once, in order
+    assert len(fake.sent) == 4  # five replies and four separators: 98 bytes
+
+
+async def test_cards_and_digests_are_never_merged(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(1, 60.0)
+    await queue(app, msg("a"), msg("card", buttons=(Button("ack", 1),)), msg("b"), msg("digest", Lane.DIGEST))
+    await app.advance(timedelta(minutes=5))
+    assert fake.texts == ["a", "card", "b", "digest"]
+
+
+async def test_a_merged_send_retried_keeps_its_idempotency_key(app: App, fake: RecordingAdapter) -> None:
+    fake.send_limit = SendLimit(1, 60.0)
+    fake.failures = [DeliveryError("HTTP 502", retryable=True)]
+    await queue(app, msg("one"), msg("two"))
+    await app.advance(timedelta(minutes=1))
+    failed, retried = fake.attempts
+    assert failed.text == retried.text == "one\n\ntwo"
+    assert failed.idempotency_key.startswith("merged:")
+    assert retried.idempotency_key == failed.idempotency_key  # a platform that de-duplicates posts it once
+    assert {r.state for r in await rows(app)} == {"sent"}
 
 
 # --- splitting --------------------------------------------------------------------------------
@@ -257,7 +359,7 @@ def test_a_single_line_longer_than_the_limit_is_cut_on_characters() -> None:
     assert all(len(p.text.encode()) <= 30 for p in parts)
 
 
-# --- crash windows and several workers ---------------------------------------------------------
+# --- crash windows, claims and several workers ----------------------------------------------------
 
 
 async def test_a_crash_after_the_platform_accepted_resends_with_the_same_key(
@@ -281,9 +383,10 @@ async def test_a_crash_after_the_platform_accepted_resends_with_the_same_key(
     assert row.state == "sent"
 
 
-async def test_a_slow_batch_hands_back_what_its_claim_no_longer_covers(app: App, fake: RecordingAdapter) -> None:
-    fake.cost = timedelta(seconds=30)  # a slow platform
-    await queue(app, *(msg(f"m{i}") for i in range(6)))
+async def test_a_slow_send_hands_back_what_its_claim_no_longer_covers(app: App, fake: RecordingAdapter) -> None:
+    fake.unlimited = True  # a channel without a rate: one claim takes several messages
+    fake.cost = timedelta(seconds=30)  # a slow platform, and no renewal in this pass
+    await queue(app, *(msg(f"m{i}", Lane.DIGEST) for i in range(6)))
     await app.deliver()
     assert fake.texts == [f"m{i}" for i in range(6)]  # each once, in order
     assert {r.state for r in await rows(app)} == {"sent"}
@@ -291,25 +394,163 @@ async def test_a_slow_batch_hands_back_what_its_claim_no_longer_covers(app: App,
     assert handed_back and all(r.attempts == 1 for r in handed_back)
 
 
+def claim_args(clock: ManualClock, batch: int = 10, rate: SendLimit | None = None) -> dict[str, Any]:
+    """A claim of up to ``batch`` items, or as many as ``rate`` allows now, one a send."""
+    return {"until": clock.now() + CLAIM_TTL, "rate": rate, "batch": batch, "plan": one_each}
+
+
+def one_each(items: Any, sends: int) -> tuple[int, int]:
+    taken = min(len(items), sends)
+    return taken, taken
+
+
+async def test_a_live_worker_keeps_its_claim_and_a_dead_one_loses_it_in_seconds(app: App, clock: ManualClock) -> None:
+    await queue(app, msg("hello"))
+    live, other = SqlOutbox(app.db, "live"), SqlOutbox(app.db, "other")
+    (item,) = await live.claim(C1, clock.now(), **claim_args(clock))
+    for _ in range(5):  # a worker renews every third of the claim while it works
+        clock.advance(CLAIM_TTL / 3)
+        assert await live.renew(clock.now() + CLAIM_TTL) == 1
+        assert await other.take_over(clock.now()) == []
+    (row,) = await rows(app)
+    assert (row.state, row.claimed_by) == ("sending", "live")
+    clock.advance(CLAIM_TTL)  # the worker died: nothing renews its claim
+    (taken,) = await other.take_over(clock.now())
+    assert taken.key == C1
+    (again,) = await other.claim(C1, clock.now(), **claim_args(clock))
+    assert again.id == item.id
+
+
+async def test_the_urgent_lane_is_taken_over_first(make_app: Any, fake: RecordingAdapter, clock: ManualClock) -> None:
+    app = await make_app(adapters={"fake": fake})
+    await queue(app, msg("digest", Lane.DIGEST, "c1"), msg("reply", Lane.REPLY, "c2"), msg("ping", Lane.URGENT, "c3"))
+    dead = SqlOutbox(app.db, "dead")
+    for chat in ("c1", "c2", "c3"):
+        await dead.claim(ChannelKey("fake", chat), clock.now(), **claim_args(clock))
+    clock.advance(CLAIM_TTL)
+    await app.deliver()
+    assert fake.texts == ["ping", "reply", "digest"]
+
+
 async def test_a_worker_whose_claim_lapsed_cannot_overwrite_the_new_holder(app: App, clock: ManualClock) -> None:
     await queue(app, msg("hello"))
     slow, fast = SqlOutbox(app.db, "slow"), SqlOutbox(app.db, "fast")
-    (stale,) = await slow.claim(clock.now(), 10)
+    (stale,) = await slow.claim(C1, clock.now(), **claim_args(clock))
     clock.advance(CLAIM_TTL + timedelta(seconds=1))
-    (item,) = await fast.claim(clock.now(), 10)
-    await fast.sent(item, clock.now())
+    await fast.take_over(clock.now())
+    (item,) = await fast.claim(C1, clock.now(), **claim_args(clock))
+    await fast.sent([item], clock.now())
     await slow.retry(stale, clock.now(), "late failure")  # the slow worker wakes up
+    await slow.sent([stale], clock.now())
     (row,) = await rows(app)
-    assert (row.state, row.claimed_by, row.last_error) == ("sent", "fast", "")
+    assert (row.state, row.claimed_by, row.last_error, row.attempts) == ("sent", "fast", "", 1)
 
 
 async def test_two_workers_never_take_the_same_message(make_app: Any, clock: ManualClock) -> None:
     app = await make_app()
     await queue(app, *(msg(f"m{i}") for i in range(40)))
     stores = [SqlOutbox(app.db, f"w{i}") for i in range(4)]
-    claims = await asyncio.gather(*(s.claim(clock.now(), 15) for s in stores))
+    claims = await asyncio.gather(*(s.claim(C1, clock.now(), **claim_args(clock, 15)) for s in stores))
     ids = [item.id for batch in claims for item in batch]
     assert len(ids) == len(set(ids)) == 40
+
+
+async def test_workers_share_one_rate_per_channel(make_app: Any, clock: ManualClock) -> None:
+    app = await make_app()
+    await queue(app, *(msg(f"m{i}", Lane.DIGEST) for i in range(10)))
+    stores = [SqlOutbox(app.db, f"w{i}") for i in range(3)]
+    rate = SendLimit(2, 3.0)
+    claims = await asyncio.gather(*(s.claim(C1, clock.now(), **claim_args(clock, rate=rate)) for s in stores))
+    assert sum(len(batch) for batch in claims) == 2  # the window's two sends, whichever worker makes them
+    clock.advance(timedelta(seconds=2))
+    assert [len(await s.claim(C1, clock.now(), **claim_args(clock, rate=rate))) for s in stores] == [0, 0, 0]
+    clock.advance(timedelta(seconds=1))
+    claims = await asyncio.gather(*(s.claim(C1, clock.now(), **claim_args(clock, rate=rate)) for s in stores))
+    assert sum(len(batch) for batch in claims) == 2
+
+
+# --- the running worker -----------------------------------------------------------------------------
+
+
+async def until(predicate: Any, limit: float = 5.0) -> None:
+    """Wait for the worker task (it runs on this loop) to reach a state; bounded."""
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 - state changed by the worker task
+            await asyncio.sleep(0.002)
+
+
+async def test_a_waiting_backlog_is_not_rescanned_when_new_messages_arrive(
+    app: App, fake: RecordingAdapter, clock: ManualClock
+) -> None:
+    fake.send_limit = SendLimit(20, 60.0)
+    calls: dict[str, int] = {"claim": 0, "channels": 0}
+    store = app.outbox
+
+    def counted(name: str) -> Any:
+        original = getattr(store, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return await original(*args, **kwargs)
+
+        return call
+
+    store.claim = counted("claim")  # type: ignore[method-assign]
+    store.channels = counted("channels")  # type: ignore[method-assign]
+    await queue(app, *(msg(f"d{i}", Lane.DIGEST) for i in range(200)), prefix="d")
+    worker = asyncio.create_task(app.deliverer.run_forever(3600.0))
+    try:
+        await until(lambda: len(fake.sent) == 20)  # the minute's quota; 180 wait
+        claims = calls["claim"]
+        for i in range(50):  # more for the waiting chat: it cannot send sooner, nothing is claimed
+            await queue(app, msg(f"more {i}", Lane.DIGEST), prefix=f"more{i}-")
+            app.deliverer.wake()
+            seen = calls["channels"]
+            await until(lambda seen=seen: calls["channels"] > seen)
+        assert calls["claim"] == claims and len(fake.sent) == 20
+        await queue(app, msg("another chat", chat="c2"), prefix="o")
+        app.deliverer.wake()
+        await until(lambda: len(fake.sent) == 21)  # goes at once: no head-of-line blocking
+        assert fake.texts[20] == "another chat"
+        clock.advance(timedelta(minutes=1))  # the first chat's next window
+        app.deliverer.wake()
+        await until(lambda: len(fake.sent) == 41)
+        assert fake.texts[21] == "d20"
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+
+async def test_the_running_worker_renews_its_claims_while_a_send_takes_long(
+    make_app: Any, fake: RecordingAdapter, clock: ManualClock
+) -> None:
+    release = asyncio.Event()
+
+    class Slow(RecordingAdapter):
+        async def send(self, message: OutboundMessage) -> None:
+            await release.wait()
+            await super().send(message)
+
+    slow = Slow(clock)
+    app = await make_app(adapters={"fake": slow}, **{"delivery.claim_ttl": "3s"})
+    await queue(app, msg("slow one"))
+    worker = asyncio.create_task(app.deliverer.run_forever(3600.0))
+    try:
+        await until(lambda: app.deliverer._held == 1)
+        (row,) = await rows(app)
+        first = row.claimed_until
+        assert first is not None
+        clock.advance(timedelta(seconds=2))
+        await until(lambda: app.deliverer._renewed_until is not None, limit=3.0)  # every second (3s / 3)
+        (row,) = await rows(app)
+        assert row.claimed_until is not None and row.claimed_until > first
+        release.set()
+        await until(lambda: len(slow.sent) == 1)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
 
 
 # --- over real loopback HTTP ------------------------------------------------------------------

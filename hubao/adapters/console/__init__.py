@@ -53,6 +53,10 @@ class ConsoleAdapter(Adapter):
     send_limit = SendLimit(1000, 1.0)
     max_text_bytes = 1 << 20
 
+    def channel_limit(self, chat_id: str, channel: str) -> SendLimit | None:
+        """A terminal has no rate: every message goes at once, in order."""
+        return None
+
     def __init__(self, write: Callable[[str], None]) -> None:
         self._write = write
         self._ids = count(1)

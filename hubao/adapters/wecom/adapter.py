@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,8 +50,25 @@ Step = Callable[[], Awaitable[None]]
 
 class WeComAdapter(Adapter):
     platform = "wecom"
-    send_limit = SendLimit(20, 60.0)  # group robot: 20 messages a minute
+    # A chat's own channel: the group robot, 20 messages a minute (doc 91770). aibot_send_msg has
+    # no documented limit; it gets the robot's as the careful choice (``delivery.rates`` overrides).
+    send_limit = SendLimit(20, 60.0)
     max_text_bytes = r.TEXT_LIMIT
+
+    @staticmethod
+    def channel_of(payload: Mapping[str, Any]) -> str:
+        """A reply with a reply channel of its own (``response_url``: one use, 1 h; a WS req_id)
+        waits in that channel, not behind the chat's robot messages."""
+        handle = payload.get("reply_handle") or {}
+        once = handle.get("response_url") if handle.get("transport") == "http" else handle.get("req_id")
+        return f"reply:{_digest(str(once))[:24]}" if once else ""
+
+    def channel_limit(self, chat_id: str, channel: str) -> SendLimit | None:
+        """No rate on a reply channel: it is used once and must not wait past its expiry."""
+        if channel.startswith("reply:"):
+            return None
+        return SendLimit(self.settings.webhook_rate, 60.0) if self._robot.has(chat_id) else self.send_limit
+
 
     def __init__(self, settings: Settings, context: AdapterContext) -> None:
         self.settings = settings
