@@ -59,6 +59,9 @@ log = logging.getLogger("hubao.app")
 # Platforms retry a delivery for up to a day (Feishu: 6 h after the first try; WeCom/DingTalk
 # minutes); a delivery id is remembered twice that long so a late retry still has no effect.
 DEDUPE_RETENTION = timedelta(hours=48)
+# A held event is normally processed within milliseconds by the instance that stored it; the
+# sweep takes over only those older than this (their instance died).
+HELD_GRACE = timedelta(seconds=30)
 
 # Adding a platform: one line here, and its package under hubao/adapters/.
 PLATFORMS: dict[str, str] = {
@@ -159,6 +162,7 @@ class App:
         meeting_handlers.register_timers(self.timers, config)
         incident_handlers.register_timers(self.timers, config)
         self._tasks: list[asyncio.Task[None]] = []
+        self._processing: set[asyncio.Task[None]] = set()  # accepted events being processed
         self._deliveries_pruned_at: datetime | None = None
 
     # --- wiring -------------------------------------------------------------------------
@@ -171,6 +175,8 @@ class App:
             public_url=self.config.server.public_url,
             instance_id=self.instance_id,
             locale=self.config.bot.locale,
+            accept=self.accept,
+            hold=self.dispatcher.hold,
         )
 
     def _build_enabled_adapters(self) -> None:
@@ -188,6 +194,8 @@ class App:
             self._tasks.append(asyncio.create_task(self.db.checkpoint_forever()))
 
     async def close(self) -> None:
+        if self._processing:  # durable already; what is cut short is finished at the next start
+            await asyncio.wait(set(self._processing), timeout=5.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -210,6 +218,54 @@ class App:
         self.deliverer.wake()
         return result
 
+    async def accept(self, event: InboundEvent) -> bool:
+        """Store ``event`` with one insert, then process it in the background.
+
+        Returns once the event is durable (False: it was stored before); raises when it could
+        not be stored. Whatever a crash leaves unprocessed, :meth:`finish_held` processes.
+        """
+        if not await self.dispatcher.hold(event):
+            self.metrics.inbound.labels(event.platform, "duplicate").inc()
+            return False
+        task = asyncio.create_task(self._process_held(event))
+        self._processing.add(task)
+        task.add_done_callback(self._processing.discard)
+        return True
+
+    async def _process_held(self, event: InboundEvent) -> None:
+        adapter = self.adapters.get(event.platform)
+        if adapter is not None:
+            try:
+                event = await adapter.enrich(event)
+            except Exception:  # the event is processed as it arrived
+                log.exception("completing held event %s failed", event.dedupe_key)
+        await self.dispatch(event)
+
+    async def finish_held(self, grace: timedelta = HELD_GRACE) -> int:
+        """Process events stored but left unprocessed (a crash between storing and processing).
+
+        Only those stored at least ``grace`` ago, so the instance that stored one a moment ago
+        finishes it itself; taking one over twice is harmless (one transaction marks it done).
+        """
+        finished = 0
+        while True:
+            events = await self.dispatcher.held(self.clock.now() - grace)
+            if not events:
+                return finished
+            for event in events:
+                await self._process_held(event)
+            finished += len(events)
+
+    async def idle(self) -> None:
+        """Wait until everything received so far is processed: the adapters' callback work,
+        then the events accepted for processing in the background."""
+        while True:
+            for adapter in self.adapters.values():
+                await adapter.idle()
+            if not self._processing:
+                return
+            await asyncio.gather(*list(self._processing), return_exceptions=True)
+
     def _observe_delivery(self, platform: str, result: str) -> None:
         self.metrics.deliveries.labels(platform, result).inc()
         if result == "dead":
@@ -224,7 +280,8 @@ class App:
         """One scheduler pass at the clock's time: due escalation steps, then due timers."""
         now = self.clock.now()
         with self.metrics.timed_sweep():
-            performed = await self.escalations.run_once(now)
+            performed = await self.finish_held()
+            performed += await self.escalations.run_once(now)
             async with self.db.transaction() as session:
                 await weekly.ensure_weekly(session, self.config, now, self.calendars)
             performed += await self.timers.run_once(now)
@@ -375,6 +432,9 @@ class App:
         log.info("listening on %s:%s", self.config.server.host, self.config.server.port)
         for adapter in self.adapters.values():
             await adapter.start()
+        finished = await self.finish_held(timedelta(0))  # what a crash left between storing and processing
+        if finished:
+            log.info("finished %d event(s) received before a restart", finished)
         poll = self.config.delivery.poll_interval.total_seconds()
         self._tasks.append(asyncio.create_task(self.deliverer.run_forever(poll)))
         scheduler = AsyncIOScheduler(timezone=UTC)

@@ -31,6 +31,9 @@ class DispatchResult:
     duplicate: bool = False
     replies: tuple[OutboundMessage, ...] = ()
     handled: bool = True
+    # False only when nothing could be written (the database failed): the delivery is not
+    # durable, so the transport must not answer "received" (a 5xx lets the platform retry).
+    recorded: bool = True
 
 
 async def read_body(request: web.Request, limit: int) -> bytes | None:
@@ -53,6 +56,10 @@ async def read_body(request: web.Request, limit: int) -> bytes | None:
 
 class Dispatch(Protocol):
     def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> Awaitable[DispatchResult]: ...
+
+
+class Hold(Protocol):
+    def __call__(self, event: InboundEvent) -> Awaitable[bool]: ...
 
 
 class DeliveryError(Exception):
@@ -93,6 +100,16 @@ class Adapter:
         """Deliver one message (already split to fit); raise :class:`DeliveryError` on failure."""
         raise NotImplementedError
 
+    async def idle(self) -> None:
+        """Wait until the work callbacks started in the background is done (tests, shutdown)."""
+
+    async def enrich(self, event: InboundEvent) -> InboundEvent:
+        """Complete a held event before it is processed (e.g. look up the sender's name).
+
+        Runs after the event is durable, so it may take network time; it must not raise.
+        """
+        return event
+
     def connection_up(self) -> bool | None:
         """For long-connection transports: is the connection up? None when there is none to hold.
 
@@ -110,6 +127,10 @@ class Adapter:
 class AdapterContext:
     """What the composition root hands every adapter it builds."""
 
+    # How an adapter hands over what arrived. Answer the platform only once the event is durable:
+    # ``dispatch`` processes it in one transaction (durable when it returns ``recorded``);
+    # ``receive`` stores it with one insert and processes it in the background (``enrich`` first);
+    # ``store`` only stores it, for a caller that then dispatches it itself (card clicks).
     dispatch: Dispatch
     clock: Clock
     leases: Leases
@@ -117,6 +138,24 @@ class AdapterContext:
     public_url: str = ""
     instance_id: str = "local"
     locale: str = "zh"  # for the few texts an adapter shows itself (card toasts)
+    accept: Hold | None = None
+    hold: Hold | None = None
+
+    async def receive(self, event: InboundEvent) -> None:
+        """Store ``event`` durably, then process it in the background; raises :class:`NotStored`."""
+        if self.accept is None:  # a kernel without an inbox (adapter tests): process it now
+            if not (await self.dispatch(event)).recorded:
+                raise NotStored(event.dedupe_key)
+            return
+        await self.accept(event)
+
+    async def store(self, event: InboundEvent) -> bool:
+        """Store ``event`` durably, unprocessed; False when it was stored before."""
+        return True if self.hold is None else await self.hold(event)
+
+
+class NotStored(Exception):
+    """An event could not be made durable: do not tell the platform it was received."""
 
 
 class AdapterModule(Protocol):

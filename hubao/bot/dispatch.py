@@ -7,10 +7,12 @@ that the composition root supplies, so the kernel knows no SQL.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from hubao.bot.adapter import DispatchResult
@@ -48,7 +50,15 @@ class Backend(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Any]: ...
 
     async def first_delivery(self, session: Any, key: str) -> bool:
-        """Record ``key``; False if it was recorded before (a platform retry)."""
+        """Record ``key`` as processed (taking over a held row); False if it was processed before."""
+        ...
+
+    async def hold_delivery(self, session: Any, key: str, event: str) -> bool:
+        """Store ``key`` unprocessed with its event (JSON); False if it was stored before."""
+        ...
+
+    async def held_deliveries(self, session: Any, stored_before: datetime, limit: int) -> list[tuple[str, str]]:
+        """(key, event JSON) of deliveries stored but not processed, oldest first."""
         ...
 
     async def load_group(self, session: Any, event: InboundEvent) -> Any | None: ...
@@ -73,6 +83,11 @@ class Dispatcher:
         self.clock = clock
 
     async def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
+        """Process ``event`` in one transaction: its de-duplication mark, its effects and replies.
+
+        Once this returns with ``recorded`` set, the event is durable and a platform may be told
+        "received"; a held event (see :meth:`hold`) is taken over here exactly once.
+        """
         try:
             async with self.backend.transaction() as session:
                 if not await self.backend.first_delivery(session, event.dedupe_key):
@@ -86,6 +101,30 @@ class Dispatcher:
             log.exception("dispatch failed for %s", event.dedupe_key)
             return await self._apologise(event, inline_replies)
         return DispatchResult(replies=tuple(replies) if inline_replies else (), handled=bool(replies))
+
+    async def hold(self, event: InboundEvent) -> bool:
+        """Make ``event`` durable with one insert, unprocessed; False when it was stored before.
+
+        For transports that must answer before processing can finish (or have nothing to
+        answer): what is held is processed by :meth:`__call__` later, or after a crash by
+        whoever calls :meth:`held` (start-up and the sweep).
+        """
+        async with self.backend.transaction() as session:
+            return await self.backend.hold_delivery(session, event.dedupe_key, json.dumps(event.to_json()))
+
+    async def held(self, stored_before: datetime, limit: int = 200) -> list[InboundEvent]:
+        """Events held before ``stored_before`` and not processed yet, oldest first."""
+        async with self.backend.transaction() as session:
+            rows = await self.backend.held_deliveries(session, stored_before, limit)
+        events: list[InboundEvent] = []
+        for key, raw in rows:
+            try:
+                events.append(InboundEvent.from_json(json.loads(raw)))
+            except (ValueError, KeyError, TypeError, IndexError):
+                log.error("held delivery %s cannot be read back; marked done", key)
+                async with self.backend.transaction() as session:
+                    await self.backend.first_delivery(session, key)
+        return events
 
     async def _handle(self, session: Any, event: InboundEvent, group: Any | None, t: Catalog) -> list[OutboundMessage]:
         event = clean_event(event)  # display names are shown in cards: same fence as text
@@ -153,17 +192,25 @@ class Dispatcher:
         return ctx.out
 
     async def _apologise(self, event: InboundEvent, inline_replies: bool) -> DispatchResult:
-        """An unexpected failure: roll back, tell the chat briefly, never show a trace."""
-        if not is_command(event.text):
-            return DispatchResult(handled=False)
+        """An unexpected failure: roll back, tell the chat briefly, never show a trace.
+
+        The delivery is marked processed with the apology, so a retry (the platform's, or the
+        sweep's for a held event) does not run into the same failure again. When even that
+        cannot be written, nothing is recorded and the caller must not say "received".
+        """
+        command = is_command(event.text)
         reply = _reply(event, Catalog("zh")("error.internal"))
-        if inline_replies:
-            return DispatchResult(replies=(reply,))
         try:
             async with self.backend.transaction() as session:
-                await self.backend.enqueue(session, [reply], f"error:{event.dedupe_key}")
+                if not await self.backend.first_delivery(session, event.dedupe_key):
+                    return DispatchResult(duplicate=True)  # processed meanwhile by another worker
+                if command and not inline_replies:
+                    await self.backend.enqueue(session, [reply], f"error:{event.dedupe_key}")
         except Exception:
-            log.exception("could not queue the error reply for %s", event.dedupe_key)
+            log.exception("could not record the failed delivery %s", event.dedupe_key)
+            return DispatchResult(handled=False, recorded=False)
+        if inline_replies and command:
+            return DispatchResult(replies=(reply,))
         return DispatchResult(handled=False)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -129,6 +129,37 @@ class InboundEvent:
     @property
     def dedupe_key(self) -> str:
         return f"{self.platform}:{self.message_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready copy, kept in the inbox row until the event is processed."""
+        data: dict[str, Any] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name == "sender":
+                value = [value.id, value.name]
+            elif spec.name == "time":
+                value = value.isoformat()
+            elif spec.name == "mentions":
+                value = [[m.user.id, m.user.name, m.token] for m in value]
+            elif spec.name == "button":
+                value = None if value is None else [value.action, value.risk_number, value.label]
+            elif spec.name == "reply_handle":
+                value = dict(value)
+            data[spec.name] = value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InboundEvent:
+        values = dict(data)
+        sender_id, sender_name = values["sender"]
+        values["sender"] = User(sender_id, sender_name)
+        values["time"] = datetime.fromisoformat(values["time"])
+        values["mentions"] = tuple(Mention(User(i, n), token) for i, n, token in values.get("mentions", ()))
+        button = values.get("button")
+        values["button"] = None if button is None else Button(button[0], button[1], button[2])
+        values["reply_handle"] = dict(values.get("reply_handle", {}))
+        known = {spec.name for spec in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 class Format(StrEnum):

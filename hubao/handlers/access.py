@@ -36,6 +36,12 @@ class StoreBackend:
     async def first_delivery(self, tx: Tx, key: str) -> bool:
         return await records.record_delivery(tx, key, self.clock.now())
 
+    async def hold_delivery(self, tx: Tx, key: str, event: str) -> bool:
+        return await records.hold_delivery(tx, key, self.clock.now(), event)
+
+    async def held_deliveries(self, tx: Tx, stored_before: datetime, limit: int) -> list[tuple[str, str]]:
+        return await records.held_deliveries(tx, stored_before, limit)
+
     async def load_group(self, tx: Tx, event: InboundEvent) -> GroupRow | None:
         return await records.group_by_chat(tx, event.platform, event.chat_id)
 

@@ -199,6 +199,10 @@ class SeenDelivery(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=240)
     seen_at: datetime = _utc_column(index=True)
+    # "pending": stored before the platform was answered, not processed yet (``event`` holds the
+    # neutral event for start-up and the sweep to finish); "done": processed, kept for de-duplication.
+    state: str = Field(default="done", max_length=8, index=True)
+    event: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Lease(SQLModel, table=True):

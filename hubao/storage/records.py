@@ -127,9 +127,32 @@ RiskRecord = Risk | RiskRow
 
 
 async def record_delivery(tx: Tx, key: str, now: datetime) -> bool:
-    """Insert a delivery key; False when it was already there (a platform retry)."""
-    sql = "INSERT INTO seen_deliveries (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+    """Mark a delivery processed in this transaction; False when it was processed before.
+
+    A row stored earlier as "pending" (an inbox row) is taken over: only one transaction can
+    move it to "done", so a delivery finished by the sweep and by its receiver at once has one
+    effect (PostgreSQL makes the second wait on the row lock, then see "done").
+    """
+    sql = (
+        "INSERT INTO seen_deliveries (key, seen_at, state) VALUES (?, ?, 'done') ON CONFLICT (key) "
+        "DO UPDATE SET state = 'done', event = NULL WHERE seen_deliveries.state = 'pending'"
+    )
     return await tx.execute(sql, key, tx.when(now)) > 0
+
+
+async def hold_delivery(tx: Tx, key: str, now: datetime, event: str) -> bool:
+    """Store a delivery unprocessed, with its event; False when it was stored before."""
+    sql = (
+        "INSERT INTO seen_deliveries (key, seen_at, state, event) VALUES (?, ?, 'pending', ?) "
+        "ON CONFLICT (key) DO NOTHING"
+    )
+    return await tx.execute(sql, key, tx.when(now), event) > 0
+
+
+async def held_deliveries(tx: Tx, stored_before: datetime, limit: int) -> list[tuple[str, str]]:
+    """(key, event) of deliveries stored but not processed, oldest first."""
+    sql = "SELECT key, event FROM seen_deliveries WHERE state = 'pending' AND seen_at <= ? ORDER BY seen_at LIMIT ?"
+    return [(row[0], row[1] or "") for row in await tx.fetch(sql, tx.when(stored_before), limit)]
 
 
 async def group_by_chat(tx: Tx, platform: str, chat_id: str) -> GroupRow | None:

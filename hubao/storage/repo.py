@@ -35,7 +35,8 @@ _RISK_FOR_UPDATE = _RISK.with_for_update()
 async def forget_deliveries_before(session: AsyncSession, cutoff: datetime) -> int:
     from sqlalchemy import delete
 
-    result = await session.exec(delete(SeenDelivery).where(col(SeenDelivery.seen_at) < cutoff))  # type: ignore[call-overload]
+    old = (col(SeenDelivery.seen_at) < cutoff) & (col(SeenDelivery.state) == "done")  # pending rows wait to be done
+    result = await session.exec(delete(SeenDelivery).where(old))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
 
 

@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callback/dingtalk"
 CARD_CALLBACK_PATH = "/callback/dingtalk/card/{token}"
-# HTTP callbacks are answered within this time; a slower dispatch finishes in the background.
-ANSWER_WITHIN = 0.8
-# A dispatch failing after the delivery was ACKed/answered is tried again in process, this many times
-# in all, waiting DISPATCH_BACKOFF seconds then twice that (0.6 s in all, inside ANSWER_WITHIN).
-DISPATCH_ATTEMPTS = 3
-DISPATCH_BACKOFF = 0.2
 
 
 class DingTalkAdapter(Adapter):
@@ -73,29 +67,6 @@ class DingTalkAdapter(Adapter):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    async def _dispatch(self, event: InboundEvent) -> bool:
-        """Hand one event to the kernel; False if that failed every time (nothing was recorded).
-
-        The delivery was already ACKed (Stream) or may be answered before this ends (HTTP), so
-        DingTalk will not send it again: a failure is retried here a few times with a short
-        backoff. The kernel's de-duplication makes a retry of a half-done dispatch harmless.
-        """
-        attempts = DISPATCH_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            try:
-                result = await self.context.dispatch(event)
-                break
-            except Exception:
-                if attempt == attempts:
-                    log.exception("dingtalk: dispatch of %s failed %d times; dropped", event.message_id, attempts)
-                    return False
-                why = "dingtalk: dispatch of %s failed (try %d); retrying"
-                log.warning(why, event.message_id, attempt, exc_info=True)
-                await asyncio.sleep(DISPATCH_BACKOFF * 2 ** (attempt - 1))
-        if result.duplicate:
-            log.info("dingtalk: duplicate delivery %s ignored", event.message_id)
-        return True
 
     async def drain(self, grace: float = 2.0) -> None:
         """Wait for in-flight processing (used on stop and by tests); cancel what is left."""
@@ -162,7 +133,10 @@ class DingTalkAdapter(Adapter):
     # ---- inbound: Stream ---------------------------------------------------------------
 
     async def _on_stream_callback(self, topic: str, data: Any, delivery_id: str) -> None:
-        """Called right after the frame was ACKed; decode now, process in the background."""
+        """Called before the frame is ACKed: decode, store (one insert); processing follows.
+
+        Raises when the event could not be stored, so the frame is not ACKed and DingTalk
+        delivers it again."""
         now = self.context.clock.now()
         try:
             if topic == TOPIC_BOT_MESSAGE:
@@ -176,7 +150,7 @@ class DingTalkAdapter(Adapter):
             log.warning("dingtalk stream: %s frame %s dropped: %s", topic, delivery_id, exc)
             return
         if event is not None:
-            self._spawn(self._dispatch(event), f"dingtalk-dispatch-{event.message_id}")
+            await self.context.receive(event)
 
     # ---- inbound: HTTP -----------------------------------------------------------------
 
@@ -197,11 +171,12 @@ class DingTalkAdapter(Adapter):
             raise web.HTTPBadRequest(text="malformed body") from exc
 
     async def _answer_after(self, event: InboundEvent) -> web.Response:
-        task = self._spawn(self._dispatch(event), f"dingtalk-dispatch-{event.message_id}")
-        done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
-        if task in done and task.result() is False:
-            # Nothing was recorded: a 5xx lets DingTalk deliver it again.
-            return web.json_response({"error": "dispatch failed"}, status=503)
+        """Process, then answer: DingTalk never sends again what it got a 200 for."""
+        result = await self.context.dispatch(event)
+        if result.duplicate:
+            log.info("dingtalk: duplicate delivery %s ignored", event.message_id)
+        if not result.recorded:  # nothing was stored: a 5xx lets DingTalk deliver it again
+            return web.json_response({"error": "not stored"}, status=503)
         return web.json_response({})
 
     async def _http_message(self, request: web.Request) -> web.Response:

@@ -4,8 +4,10 @@
    ``{endpoint, ticket}``; 2. WebSocket ``endpoint?ticket=…``; 3. frames
    ``{specVersion, type: SYSTEM|EVENT|CALLBACK, headers: {messageId, topic, …}, data: "<json>"}``.
 
-Every CALLBACK/EVENT frame is ACKed at once (``{"code":200,"headers":{"messageId"},…}``) and
-processed afterwards, so slow processing never causes a redelivery; SYSTEM ``ping`` frames
+Every CALLBACK frame is ACKed (``{"code":200,"headers":{"messageId"},…}``) as soon as the
+callback has stored it (one insert) and processed afterwards, so slow processing never causes a
+redelivery and an ACKed frame is never lost; one that could not be stored is left un-ACKed for
+DingTalk to deliver again. EVENT frames are ACKed at once; SYSTEM ``ping`` frames
 are echoed; SYSTEM ``disconnect`` makes us open a fresh connection. A connection with no
 inbound traffic at all (frames, WebSocket pings or the pongs to our own pings) for
 ``keepalive`` seconds is treated as dead and replaced: TCP can stay open while the gateway has
@@ -213,17 +215,20 @@ class StreamClient:
         if kind != "CALLBACK":
             log.warning("dingtalk stream: unknown frame type %r", kind)
             return ""
-        # ACK first: processing happens after, so a slow dispatch never causes a redelivery.
-        await self._send(ws, self._ack(message_id, json.dumps({"response": None})))
         try:
             data = json.loads(frame.get("data") or "null")
         except (ValueError, TypeError, RecursionError):
             log.warning("dingtalk stream: callback %s with unreadable data dropped", message_id)
+            await self._send(ws, self._ack(message_id, json.dumps({"response": None})))
             return ""
+        # ACK only once the callback is stored (one insert; processing follows it): DingTalk
+        # never sends an ACKed frame again, so an ACK before the insert could lose it.
         try:
             await self.on_callback(topic, data, message_id)
         except Exception:
-            log.exception("dingtalk stream: callback %s on %s failed", message_id, topic)
+            log.exception("dingtalk stream: callback %s on %s not stored; not ACKed", message_id, topic)
+            return ""
+        await self._send(ws, self._ack(message_id, json.dumps({"response": None})))
         return ""
 
     @staticmethod

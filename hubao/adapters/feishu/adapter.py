@@ -216,7 +216,8 @@ class FeishuAdapter(Adapter):
         if kind == CARD_EVENT:
             return web.json_response(await self.card_click(payload))
         if kind in MESSAGE_EVENTS:
-            self._spawn(self.process_message(payload))
+            if not await self.receive_message(payload):
+                return web.json_response({"msg": "not stored; try again"}, status=503)
         else:
             log.debug("feishu: ignoring event type %s", kind[:64])
         return web.Response(body=_OK_BODY, content_type="application/json")
@@ -232,24 +233,43 @@ class FeishuAdapter(Adapter):
         kind = event_type(payload)
         if kind == CARD_EVENT:
             return await self.card_click(payload)
-        if kind in MESSAGE_EVENTS:
-            self._spawn(self.process_message(payload))
+        if kind in MESSAGE_EVENTS and not await self.receive_message(payload):
+            raise ConnectionError("event not stored")  # no answer frame: Feishu sends it again
         return None
 
     # -- shared processing -------------------------------------------------------------------
 
-    async def process_message(self, payload: Mapping[str, Any]) -> None:
-        """Decode and dispatch one ``im.message.receive_v1``; never raises (already answered)."""
+    async def receive_message(self, payload: Mapping[str, Any]) -> bool:
+        """Decode one ``im.message.receive_v1`` and make it durable before Feishu hears "received".
+
+        With the sender's name at hand the message is processed in one transaction right away;
+        a name still to be looked up (network) is fetched after the event is stored (``enrich``).
+        False when it could not be stored (Feishu must be answered with an error, to retry).
+        """
+        if not self.bot.open_id:
+            await self._learn_bot_identity()
         try:
-            if not self.bot.open_id:
-                await self._learn_bot_identity()
             event = decode_message(payload, self.bot, self.context.clock.now())
-            if event is not None:
-                await self.context.dispatch(await self._named(event, lookup=True))
         except DecodeError as exc:
             log.warning("feishu: malformed message event: %s", exc)
-        except Exception:
-            log.exception("feishu: processing a message failed")
+            return True  # nothing to store; a retry would not be better
+        if event is None:
+            return True
+        event = await self._named(event, lookup=False)
+        if self._name_unknown(event):
+            try:
+                await self.context.receive(event)
+            except Exception:
+                log.exception("feishu: could not store a message event")
+                return False
+            return True
+        return (await self.context.dispatch(event)).recorded
+
+    def _name_unknown(self, event: InboundEvent) -> bool:
+        return self.settings.resolve_names and not event.sender.name and event.sender.native_id not in self._names
+
+    async def enrich(self, event: InboundEvent) -> InboundEvent:
+        return await self._named(event, lookup=True)
 
     async def card_click(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Run a button click as its command; answer within 3 s with a toast and the new card."""
@@ -261,6 +281,11 @@ class FeishuAdapter(Adapter):
         if event is None:
             return {}
         event = await self._named(event, lookup=False)  # no network inside the 3 s window
+        try:  # durable first: the answer may come before processing ends
+            await self.context.store(event)
+        except Exception:
+            log.exception("feishu: could not store a card click")
+            return {"toast": {"type": "error", "content": Catalog(self.context.locale)("card.failed")}}
         task = self._spawn(self.context.dispatch(event, inline_replies=True))
         try:
             result = await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.card_reply_timeout)

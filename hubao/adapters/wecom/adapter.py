@@ -69,7 +69,6 @@ class WeComAdapter(Adapter):
             return None
         return SendLimit(self.settings.webhook_rate, 60.0) if self._robot.has(chat_id) else self.send_limit
 
-
     def __init__(self, settings: Settings, context: AdapterContext) -> None:
         self.settings = settings
         self.context = context
@@ -231,13 +230,21 @@ class WeComAdapter(Adapter):
             log.debug("wecom: ignored callback (%s)", decoded.reason)
             return web.Response(text="")
         if decoded.kind == "message":
-            self._spawn(self.context.dispatch(decoded.event))
+            # Processed before the answer: WeCom never sends again what it got a 200 for.
+            result = await self.context.dispatch(decoded.event)
+            if not result.recorded:
+                return web.Response(status=503, text="not stored; try again")
             return web.Response(text="")
         return await self._click_http(decoded.event)
 
     async def _click_http(self, event: InboundEvent) -> web.Response:
         """A card click: dispatch inline; the refreshed card goes back in the encrypted passive reply."""
         assert self._crypto is not None
+        try:  # durable before the answer, which may come before processing ends
+            await self.context.store(event)
+        except Exception:
+            log.exception("wecom: could not store a card click")
+            return web.Response(status=503, text="not stored; try again")
         task = self._spawn(self.context.dispatch(event, inline_replies=True))
         done, _ = await asyncio.wait({task}, timeout=self.settings.card_reply_timeout)
         if not done:  # too slow for the passive reply: everything goes through response_url later
@@ -286,8 +293,10 @@ class WeComAdapter(Adapter):
         if decoded.event is None:
             log.debug("wecom: ignored frame (%s)", decoded.reason)
             return
+        # No acknowledgement exists on this connection: the next step is the one insert that
+        # makes the event durable; processing follows it.
         if decoded.kind == "message":
-            self._spawn(self.context.dispatch(decoded.event))
+            self._spawn(self.context.receive(decoded.event))
         else:
             self._spawn(self._click_ws(decoded.event))
 
@@ -296,6 +305,7 @@ class WeComAdapter(Adapter):
         return f"{self.context.instance_id}:{generation}"
 
     async def _click_ws(self, event: InboundEvent) -> None:
+        await self.context.store(event)
         result = await self.context.dispatch(event, inline_replies=True)
         await self._send_replies(result.replies)
 

@@ -39,7 +39,20 @@ class Recorder:
         self.events: list[InboundEvent] = []
         self.seen: set[str] = set()
         self.gate: Callable[[], Awaitable[None]] | None = None
+        self.store_failures: list[Exception] = []  # the next stores raise these, in turn
+        self.stored: list[InboundEvent] = []
         self._changed = asyncio.Event()
+        self._processing: set[asyncio.Task[Any]] = set()
+
+    async def accept(self, event: InboundEvent) -> bool:
+        """As the kernel's: store (one insert), then process in the background."""
+        if self.store_failures:
+            raise self.store_failures.pop(0)
+        self.stored.append(event)
+        task = asyncio.ensure_future(self(event))
+        self._processing.add(task)
+        task.add_done_callback(self._processing.discard)
+        return True
 
     async def wait(self, count: int, within: float = 5.0) -> list[InboundEvent]:
         """Until ``count`` events were dispatched."""
@@ -51,7 +64,10 @@ class Recorder:
 
     async def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
         if self.gate is not None:
-            await self.gate()
+            try:
+                await self.gate()
+            except Exception:  # what the kernel answers when nothing could be stored
+                return DispatchResult(handled=False, recorded=False)
         self.events.append(event)
         duplicate = event.dedupe_key in self.seen
         self.seen.add(event.dedupe_key)
@@ -88,7 +104,7 @@ async def make_adapter(standin: StandIn, clock: ManualClock, recorder: Recorder)
         settings = Settings(**standin.settings(**overrides))
         context = AdapterContext(
             dispatch=recorder, clock=clock, leases=MemoryLeases(), max_body_bytes=max_body_bytes,
-            public_url=public_url,
+            public_url=public_url, accept=recorder.accept,
         )  # fmt: skip
         adapter = create(settings, context)
         made.append(adapter)

@@ -438,6 +438,14 @@ class StandIn:
             )
         )
 
+    async def redeliver_unacked(self) -> list[str]:
+        """Push every callback not ACKed yet again, as DingTalk does (about a minute later)."""
+        assert self._ws is not None
+        again = [f for f in self.frames.values() if not f.acked]
+        for frame in again:
+            await self._push(self._ws, frame)
+        return [f.message_id for f in again]
+
     async def wait_acked(self, message_id: str, within: float = 5.0) -> None:
         async with asyncio.timeout(within):
             while not self.frames[message_id].acked:

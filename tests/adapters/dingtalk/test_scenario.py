@@ -59,7 +59,6 @@ class HttpDingTalk:
 
 async def test_http_risk_from_mention_to_card_click_resolution(make_app: Any, standin: StandIn) -> None:
     app = await build(make_app, standin, transport="http", card_callback_token="cardpath")
-    adapter = app.adapters["dingtalk"]
     server = await serve(app)
     dingtalk = HttpDingTalk(standin, str(server.make_url("")).rstrip("/"), "cardpath")
     try:
@@ -67,7 +66,7 @@ async def test_http_risk_from_mention_to_card_click_resolution(make_app: Any, st
             message = standin.robot_message("/risk 库存告警阈值太低 @Bob", sender="alice", nick="Alice", at=("bob01",))
             assert await dingtalk.message(http, message) == 200
             assert await dingtalk.message(http, message) == 200  # redelivered: dropped by the kernel
-            await adapter.drain()  # type: ignore[attr-defined]
+            await app.idle()
             await app.deliver()
             card = standin.card()
             assert card.chat == CHAT
@@ -80,7 +79,7 @@ async def test_http_risk_from_mention_to_card_click_resolution(make_app: Any, st
 
             # Carol is no owner, reporter or leader: her click is refused like her typing would be.
             assert await dingtalk.click(http, standin.card_click(card, "resolve", "carol02")) == 200
-            await adapter.drain()  # type: ignore[attr-defined]
+            await app.idle()
             await app.deliver()
             assert standin.of("card_update") == []
             refusal = standin.sent[-1]
@@ -88,7 +87,7 @@ async def test_http_risk_from_mention_to_card_click_resolution(make_app: Any, st
 
             # Bob, the owner, resolves from the card: the card is refreshed without buttons.
             assert await dingtalk.click(http, standin.card_click(card, "resolve", "bob01")) == 200
-            await adapter.drain()  # type: ignore[attr-defined]
+            await app.idle()
             await app.deliver()
             [update] = standin.of("card_update")
             assert update.body["outTrackId"] == card.body["outTrackId"]
@@ -105,7 +104,7 @@ async def test_stream_risk_from_mention_to_card_click_resolution(make_app: Any, 
     await standin.wait_connected()
     mid = await standin.push_message(standin.robot_message("/risk 证书下周过期 @Bob", sender="alice", at=("bob01",)))
     await standin.wait_acked(mid)
-    await adapter.drain()  # type: ignore[attr-defined]
+    await app.idle()
     await app.deliver()
     card = standin.card()
     assert card.body["callbackType"] == "STREAM"
@@ -113,14 +112,14 @@ async def test_stream_risk_from_mention_to_card_click_resolution(make_app: Any, 
 
     ack = await standin.push_callback("/v1.0/card/instances/callback", standin.card_click(card, "ack", "bob01"))
     await standin.wait_acked(ack)
-    await adapter.drain()  # type: ignore[attr-defined]
+    await app.idle()
     await app.deliver()
     first = standin.of("card_update")[-1].body["cardData"]["cardParamMap"]
     assert first["show_ack"] == "false" and first["show_resolve"] == "true"
 
     done = await standin.push_callback("/v1.0/card/instances/callback", standin.card_click(card, "resolve", "bob01"))
     await standin.wait_acked(done)
-    await adapter.drain()  # type: ignore[attr-defined]
+    await app.idle()
     await app.deliver()
     assert standin.of("card_update")[-1].body["cardData"]["cardParamMap"]["has_actions"] == "false"
 
@@ -134,7 +133,7 @@ async def test_without_a_card_template_escalation_pings_through_the_custom_robot
     await standin.wait_connected()
     mid = await standin.push_message(standin.robot_message("/risk 日志盘 90% @Bob", sender="alice", at=("bob01",)))
     await standin.wait_acked(mid)
-    await adapter.drain()  # type: ignore[attr-defined]
+    await app.idle()
     await app.deliver()
     reply = standin.sent[-1]
     assert reply.channel == "session" and "/ack #1" in reply.text  # the buttons as commands

@@ -39,10 +39,27 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[InboundEvent] = []
         self.inline: list[bool] = []
+        self.stored: list[InboundEvent] = []
         self.answer: Callable[[InboundEvent], tuple[OutboundMessage, ...]] | None = None
         self.gate: asyncio.Event | None = None
         self.arrived = asyncio.Event()
+        self.adapter: FeishuAdapter | None = None
         self._seen: set[str] = set()
+
+    async def accept(self, event: InboundEvent) -> bool:
+        """As the kernel's: store, then complete (``enrich``) and process in the background.
+
+        The processing runs as the adapter's background work, so ``adapter.idle()`` waits for it
+        as ``App.idle()`` does for the real kernel."""
+        self.stored.append(event)
+        adapter = self.adapter
+        assert adapter is not None
+
+        async def process() -> None:
+            await self(await adapter.enrich(event))
+
+        adapter._spawn(process())
+        return True
 
     async def __call__(self, event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
         self.events.append(event)
@@ -96,9 +113,12 @@ def settings_for(standin: FeishuStandIn, **overrides: Any) -> Settings:
 @pytest.fixture
 def make_adapter(standin: FeishuStandIn, clock: ManualClock, recorder: Recorder) -> Callable[..., FeishuAdapter]:
     def make(max_body_bytes: int = 64 * 1024, **overrides: Any) -> FeishuAdapter:
-        context = AdapterContext(dispatch=recorder, clock=clock, leases=MemoryLeases(), max_body_bytes=max_body_bytes)
+        context = AdapterContext(
+            dispatch=recorder, clock=clock, leases=MemoryLeases(), max_body_bytes=max_body_bytes, accept=recorder.accept
+        )
         adapter = create(settings_for(standin, **overrides), context)
         assert isinstance(adapter, FeishuAdapter)
+        recorder.adapter = adapter
         return adapter
 
     return make

@@ -46,10 +46,10 @@ async def _bot(make_app: Any, standin: FeishuStandIn) -> tuple[App, FeishuAdapte
 async def test_a_reminder_to_the_bot_gets_a_card_whose_button_logs_the_risk(
     make_app: Any, standin: FeishuStandIn, clock: ManualClock
 ) -> None:
-    app, adapter = await _bot(make_app, standin)
+    app, _adapter = await _bot(make_app, standin)
     _, _, code = await standin.push(message_event(CHAT, "ou_alice", "@_user_1 提醒 @_user_2 周五前更新证书", MENTIONS))
     assert code == 200
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     (card,) = standin.sent_to(CHAT)
     line = "/risk 提醒 更新证书 @Bob due:周五前"
@@ -57,7 +57,7 @@ async def test_a_reminder_to_the_bot_gets_a_card_whose_button_logs_the_risk(
     assert card.buttons == [{"hubao": "risk", "text": line}]
 
     _, answer, _ = await standin.push(card_event(CHAT, "ou_alice", card.buttons[0], message_id=card.message_id))
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     logged = json.dumps(answer, ensure_ascii=False) + "".join(s.text for s in standin.sent_to(CHAT)[1:])
     assert "#1【中】提醒 更新证书" in logged and "负责人：Bob" in logged and "11-27 18:00 前解决" in logged
@@ -66,10 +66,10 @@ async def test_a_reminder_to_the_bot_gets_a_card_whose_button_logs_the_risk(
 async def test_group_chatter_without_the_bot_mention_is_not_answered(
     make_app: Any, standin: FeishuStandIn
 ) -> None:
-    app, adapter = await _bot(make_app, standin)
+    app, _adapter = await _bot(make_app, standin)
     await standin.push(message_event(CHAT, "ou_alice", "@_user_2 提醒 周五前更新证书", MENTIONS))
     await standin.push(message_event(CHAT, "ou_alice", "@_user_1 在吗", MENTIONS))
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     (help_text,) = standin.sent_to(CHAT)  # only the message to the bot is answered: the short help
     assert "常用命令：/help" in help_text.text

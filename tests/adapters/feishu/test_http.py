@@ -53,16 +53,17 @@ async def test_url_verification_with_wrong_token(http: TestClient[Any, Any], clo
     assert status == 401
 
 
-async def test_message_is_answered_then_dispatched(
+async def test_message_is_answered_once_stored_then_dispatched(
     adapter: FeishuAdapter, http: TestClient[Any, Any], clock: ManualClock, recorder: Recorder
 ) -> None:
-    recorder.gate = asyncio.Event()  # the kernel is slow: the answer must not wait for it
+    recorder.gate = asyncio.Event()  # the kernel is slow: the answer waits for the store, not for it
     mentions = {"@_user_1": (BOT_OPEN_ID, BOT_NAME), "@_user_2": ("ou_bob", "Bob")}
     payload = message_event("oc_1", "ou_alice", "@_user_1 /risk 库存低 @_user_2", mentions)
     body, headers = signed_request(payload, clock=clock)
     started = time.monotonic()
     status, _ = await post(http, body, headers)
     assert status == 200 and time.monotonic() - started < 1.0
+    assert [e.message_id for e in recorder.stored] == [payload["header"]["event_id"]]  # stored before the answer
     await asyncio.wait_for(recorder.arrived.wait(), 5)
     recorder.gate.set()
     await adapter.idle()

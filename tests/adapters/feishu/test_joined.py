@@ -56,10 +56,10 @@ async def _bot(make_app: Any, standin: FeishuStandIn) -> tuple[App, FeishuAdapte
 async def test_added_to_a_new_group_the_bot_says_hello_and_how_to_register(
     make_app: Any, standin: FeishuStandIn
 ) -> None:
-    app, adapter = await _bot(make_app, standin)
+    app, _adapter = await _bot(make_app, standin)
     await standin.push(bot_added("oc_new", "ou_lead"))
     await standin.push(bot_added("oc_new", "ou_lead"))  # the same event again: one hello
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     (hello,) = standin.sent_to("oc_new")
     assert "大家好，我是互保助手" in hello.text and "/admin setup <小组名称>" in hello.text
@@ -67,16 +67,16 @@ async def test_added_to_a_new_group_the_bot_says_hello_and_how_to_register(
     # Before it is registered, the group is told the same when it talks to the bot.
     mention = {"@_user_1": (BOT_OPEN_ID, BOT_NAME)}
     await standin.push(message_event("oc_new", "ou_alice", "@_user_1 提醒 周五交合同", mention))
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     assert "/admin setup <小组名称>" in standin.sent_to("oc_new")[-1].text
 
 
 async def test_added_back_to_a_registered_group_the_bot_points_to_help(make_app: Any, standin: FeishuStandIn) -> None:
-    app, adapter = await _bot(make_app, standin)
+    app, _adapter = await _bot(make_app, standin)
     await app.register_group("feishu", "oc_known", "互保一组", leader=User("feishu:ou_lead", "Lead"))
     await standin.push(bot_added("oc_known", "ou_lead", event_id="ev_added_2"))
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     (hello,) = standin.sent_to("oc_known")
     assert "本群已登记，发送 /help 查看常用命令" in hello.text and "/admin setup" not in hello.text

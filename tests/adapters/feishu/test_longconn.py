@@ -29,7 +29,7 @@ async def connected(make_adapter: Callable[..., FeishuAdapter], standin: FeishuS
     await adapter.stop()
 
 
-async def test_message_is_acked_then_dispatched(
+async def test_message_is_acked_once_stored_then_dispatched(
     connected: FeishuAdapter, standin: FeishuStandIn, recorder: Recorder
 ) -> None:
     recorder.gate = asyncio.Event()  # a slow kernel must not delay the ACK

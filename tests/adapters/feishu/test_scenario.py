@@ -62,7 +62,7 @@ def buttons_of(card: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_http_risk_from_mention_to_escalation_to_card_click_resolution(
     make_app: Any, standin: FeishuStandIn, clock: ManualClock
 ) -> None:
-    app, adapter = await build(make_app, standin, "http")
+    app, _adapter = await build(make_app, standin, "http")
     server = await serve(app)
     feishu = HttpFeishu(str(server.make_url("")).rstrip("/"), clock)
     try:
@@ -70,7 +70,7 @@ async def test_http_risk_from_mention_to_escalation_to_card_click_resolution(
             message = message_event(CHAT, "ou_alice", "@_user_1 /risk 库存告警阈值太低 @_user_2", MENTIONS)
             assert (await feishu.post(http, message))[0] == 200
             assert (await feishu.post(http, message))[0] == 200  # re-pushed: dropped by the kernel
-            await adapter.idle()
+            await app.idle()
             await app.deliver()
             card = only_card(standin)
             assert "库存告警阈值太低" in card.text
@@ -95,7 +95,7 @@ async def test_http_risk_from_mention_to_escalation_to_card_click_resolution(
             status, answer = await feishu.post(http, click)
             assert status == 200 and buttons_of(answer["card"]["data"]) == []
             assert (await feishu.post(http, click)) == (200, {})  # the same click re-pushed: no effect
-            await adapter.idle()
+            await app.idle()
             await app.deliver()
     finally:
         await server.close()
@@ -112,7 +112,7 @@ async def test_long_connection_risk_from_mention_to_escalation_to_card_click_res
     message = message_event(CHAT, "ou_alice", "@_user_1 /risk 证书下周过期 @_user_2", MENTIONS)
     _, answer, code = await standin.push(message)
     assert code == 200 and answer is None
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
     assert "证书下周过期" in only_card(standin).text
 

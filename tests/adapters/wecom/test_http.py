@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from hubao.bot.adapter import DeliveryError
+from hubao.bot.adapter import DeliveryError, DispatchResult
 from hubao.bot.clock import ManualClock
 from hubao.bot.events import Button, InboundEvent, OutboundMessage
 from tests.adapters.wecom.conftest import Recorder
@@ -284,25 +284,44 @@ async def test_check_warns_that_http_without_a_group_robot_cannot_escalate(make_
     assert any("webhook_keys" in p and "escalations" in p for p in problems)
 
 
-async def test_callback_is_answered_before_the_command_is_processed(
+async def test_callback_is_answered_only_once_the_command_is_processed(
     make_adapter: Any, serve_routes: Any, standin: WeComStandIn, recorder: Recorder
 ) -> None:
     adapter = make_adapter(transport="http")
     url = await serve_routes(adapter)
-    gate = asyncio.Event()
+    gate, entered = asyncio.Event(), asyncio.Event()
 
     async def slow(event: InboundEvent, *, inline_replies: bool = False) -> Any:
+        entered.set()
         await gate.wait()
         return await recorder(event, inline_replies=inline_replies)
 
     adapter.context = type(adapter.context)(**{**adapter.context.__dict__, "dispatch": slow})
-    started = asyncio.get_running_loop().time()
-    response = await standin.post_callback(url, standin.message("@RiskBot /list"))
-    assert response.status == 200 and asyncio.get_running_loop().time() - started < 1.0
-    assert recorder.events == []  # still being processed
+    answer = asyncio.ensure_future(standin.post_callback(url, standin.message("@RiskBot /list")))
+    await asyncio.wait_for(entered.wait(), 5)
+    assert not answer.done() and recorder.events == []  # no answer while the command is not committed
     gate.set()
-    await adapter.idle()
-    assert [e.text for e in recorder.events] == ["/list"]
+    response = await answer
+    assert response.status == 200 and [e.text for e in recorder.events] == ["/list"]
+
+
+async def test_a_command_that_could_not_be_stored_is_answered_503_so_wecom_sends_it_again(
+    make_adapter: Any, serve_routes: Any, standin: WeComStandIn, recorder: Recorder
+) -> None:
+    adapter = make_adapter(transport="http")
+    url = await serve_routes(adapter)
+    outcomes = [DispatchResult(handled=False, recorded=False)]  # what the kernel says when the database fails
+
+    async def database_down_once(event: InboundEvent, *, inline_replies: bool = False) -> DispatchResult:
+        if outcomes:
+            return outcomes.pop()
+        return await recorder(event, inline_replies=inline_replies)
+
+    adapter.context = type(adapter.context)(**{**adapter.context.__dict__, "dispatch": database_down_once})
+    message = standin.message("@RiskBot /list", msgid="retried-1")
+    assert (await standin.post_callback(url, message)).status == 503
+    assert (await standin.post_callback(url, message)).status == 200
+    assert [e.message_id for e in recorder.events] == ["retried-1"]
 
 
 async def test_a_body_sent_in_two_chunks_is_read_whole(

@@ -80,9 +80,9 @@ class Transport:
 
 
 async def settle(app: App, adapter: WeComAdapter) -> None:
-    await adapter.idle()
+    await app.idle()
     await app.deliver()
-    await adapter.idle()
+    await app.idle()
 
 
 @pytest.mark.parametrize("transport", ["http", "ws"])
@@ -115,7 +115,7 @@ async def test_risk_from_mention_to_escalation_ping_to_card_click_resolution(
 
         # Nobody acknowledges: after the respond window Bob is pinged for real by the group robot.
         await app.advance(timedelta(minutes=61))
-        await adapter.idle()
+        await app.idle()
         pings = [b for b in standin.robot_to(CHAT) if "bob" in b.get("text", {}).get("mentioned_list", [])]
         assert pings, standin.robot_to(CHAT)
 
@@ -148,7 +148,7 @@ async def test_risk_from_mention_to_escalation_ping_to_card_click_resolution(
         # And the risk stays resolved: Bob pinged no more after another day.
         pinged = len(pings)
         await app.advance(timedelta(hours=25), step=timedelta(minutes=30))
-        await adapter.idle()
+        await app.idle()
         later = [b for b in standin.robot_to(CHAT) if "bob" in b.get("text", {}).get("mentioned_list", [])]
         assert len(later) == pinged
     finally:
