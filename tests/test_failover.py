@@ -1,0 +1,339 @@
+"""Fail-over in seconds: three ``hubao serve`` processes on one PostgreSQL database, Feishu on
+HTTP callbacks against a stand-in Feishu API (5 messages/s per chat, de-duplication by ``uuid``
+as Feishu does, a slow answer so that sending takes a while).
+
+Risks in 100 groups fall due at once. While the instances send the pings, the one that has
+sent the most is killed with SIGKILL. Every due ping must reach the platform within 20 s of the
+kill, none lost and none shown twice; the figures (delivered within 5 s / 20 s of the kill, lost,
+shown twice, each instance's share of the sending) are printed for docs/deploy.md.
+
+A second test kills an instance in the middle of an escalation sweep (its claims are row locks
+of an open transaction) and shows the steps and timers are taken over by a live instance at its
+next sweep, each exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+
+from hubao.adapters.feishu.adapter import idempotency_key
+from hubao.app import App, read_config
+from hubao.bot.clock import ManualClock, SystemClock
+from hubao.bot.events import InboundEvent, OutboundMessage, User
+from tests.adapters.feishu.standin import (
+    APP_ID,
+    APP_SECRET,
+    BOT_NAME,
+    BOT_OPEN_ID,
+    ENCRYPT_KEY,
+    VERIFICATION_TOKEN,
+    FeishuStandIn,
+)
+from tests.harness import fresh_database, postgres_url
+
+pytestmark = pytest.mark.skipif(not postgres_url(), reason="several instances need PostgreSQL")
+
+REPO = Path(__file__).resolve().parents[1]
+GROUPS = 100
+INSTANCES = 3
+SEND_SECONDS = 0.3  # how long the stand-in takes to answer a send: the instances are busy a while
+START_TIMEOUT = 60.0
+
+
+class SharedFeishu(FeishuStandIn):
+    """One Feishu for every instance; each instance calls it under its own path prefix
+    (``api_base = URL/i<n>``), so the test knows who sent what."""
+
+    def __init__(self) -> None:
+        super().__init__(SystemClock())  # type: ignore[arg-type]  # real time: the rate window slides
+        self.posts: list[tuple[float, str, str, str]] = []  # (monotonic, instance, chat, uuid)
+        router = self.server.app.router
+        router.add_post("/{instance}/open-apis/auth/v3/tenant_access_token/internal", self._token)
+        router.add_post("/{instance}/open-apis/im/v1/messages", self._timed_create)
+
+    async def _timed_create(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(SEND_SECONDS)
+        before = len(self.sent)
+        response = await self._create(request)
+        for sent in self.sent[before:]:
+            self.posts.append((time.monotonic(), request.match_info["instance"], sent.chat_id, sent.uuid))
+        return response
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _config(tmp: Path, db_url: str, api_base: str, port: int) -> Path:
+    path = tmp / f"hubao-{port}.toml"
+    path.write_text(
+        f'[storage]\nurl = "{db_url}"\n\n[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        '[escalation]\nsweep_interval = "2s"\n\n'
+        '[feishu]\nenabled = true\ntransport = "http"\n'
+        f'app_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\nencrypt_key = "{ENCRYPT_KEY}"\n'
+        f'verification_token = "{VERIFICATION_TOKEN}"\nbot_open_id = "{BOT_OPEN_ID}"\nbot_name = "{BOT_NAME}"\n'
+        f'api_base = "{api_base}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+class Server:
+    """``hubao serve`` as users start it, in its own process."""
+
+    def __init__(self, name: str, config: Path, port: int) -> None:
+        self.name, self.config, self.port = name, config, port
+        self.process: asyncio.subprocess.Process | None = None
+        self.log = config.with_suffix(".log")
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hubao", "serve", "--config", str(self.config),
+                stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=self.config.parent,
+                env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.config.parent), "PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+
+    async def healthy(self) -> None:
+        assert self.process is not None
+        async with aiohttp.ClientSession() as http, asyncio.timeout(START_TIMEOUT):
+            while True:
+                assert self.process.returncode is None, self.log.read_text()[-3000:]
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@pytest.fixture
+async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database("postgres", tmp_path) as url:
+        yield url
+
+
+async def _seed(db_url: str, groups: int, risks_per_group: int) -> None:
+    """Groups with risks reported 61 minutes ago: each one's first escalation step is due now."""
+    clock = ManualClock(datetime.now(UTC) - timedelta(minutes=61))
+    app = App(read_config(None, environ={}, overrides={"storage.url": db_url}), clock=clock, instance_id="seed")
+    await app.start()  # migrates the database once, before the instances start together
+    try:
+        for g in range(groups):
+            chat = f"oc_group{g:03d}"
+            await app.register_group("feishu", chat, f"第{g}组", leader=User(f"feishu:ou_lead{g}", f"组长{g}"))
+            for n in range(risks_per_group):
+                reporter = User(f"feishu:ou_member{g}", f"组员{g}")
+                await app.dispatch(InboundEvent("feishu", chat, reporter, f"/risk 库存风险{n} !高", f"seed-{g}-{n}",
+                                                clock.now()))  # fmt: skip
+        async with app.db.transaction() as session:  # the replies to /risk went out long ago
+            from sqlalchemy import text
+
+            await session.exec(text("UPDATE outbox SET state = 'sent'"))  # type: ignore[call-overload]
+    finally:
+        await app.close()
+
+
+async def _pings(db_url: str) -> tuple[dict[str, str], int]:
+    """Every escalation message queued so far (outbox key → the uuid Feishu sees for it), and
+    how many of them the outbox still holds unsent (pending, or claimed by a worker)."""
+    plain, _, schema = db_url.replace("postgresql+asyncpg://", "postgresql://").partition("?schema=")
+    connection = await asyncpg.connect(plain, server_settings={"search_path": schema})
+    try:
+        rows = await connection.fetch("SELECT key, payload, state FROM outbox WHERE lane = 0")
+    finally:
+        await connection.close()
+    found = {}
+    for row in rows:
+        message = OutboundMessage.from_json(json.loads(row["payload"]))
+        found[row["key"]] = idempotency_key(replace(message, idempotency_key=row["key"]))
+    return found, sum(1 for row in rows if row["state"] != "sent")
+
+
+async def _cluster(tmp: Path, db_url: str, feishu: SharedFeishu) -> list[Server]:
+    servers = []
+    for i in range(INSTANCES):
+        port = _free_port()
+        servers.append(Server(f"i{i}", _config(tmp, db_url, f"{feishu.url}/i{i}", port), port))
+    for server in servers:
+        await server.start()
+    await asyncio.gather(*(server.healthy() for server in servers))
+    return servers
+
+
+async def test_a_sending_instance_killed_mid_batch_every_ping_arrives_within_20s_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    await _seed(pg_url, GROUPS, 1)
+    feishu = SharedFeishu()
+    await feishu.start()
+    servers = await _cluster(tmp_path, pg_url, feishu)
+    try:
+        async with asyncio.timeout(30):  # the sweeps queue the pings; sending is under way
+            while len(feishu.posts) < 15:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        share = Counter(instance for _, instance, _, _ in feishu.posts)
+        victim = next(s for s in servers if s.name == share.most_common(1)[0][0])
+        victim.kill()
+        killed_at = time.monotonic()
+        before_kill = {uuid for _, _, _, uuid in feishu.posts}
+
+        expected: dict[str, str] = {}
+        async with asyncio.timeout(25):
+            while True:  # until the platform shows every ping and the outbox has marked each sent
+                expected, unsent = await _pings(pg_url)
+                posted = {uuid for _, _, _, uuid in feishu.posts}
+                if len(expected) >= GROUPS and set(expected.values()) <= posted and not unsent:
+                    break
+                await asyncio.sleep(0.1)
+        settled_s = time.monotonic() - killed_at
+
+        first_post = {}
+        for at, _instance, _chat, uuid in feishu.posts:
+            first_post.setdefault(uuid, at)
+        outstanding = [uuid for uuid in expected.values() if uuid not in before_kill]
+        delays = sorted(first_post[uuid] - killed_at for uuid in outstanding)
+        shown = Counter(uuid for _, _, _, uuid in feishu.posts)  # the stand-in posts a uuid once
+        per_chat = Counter(chat for _, _, chat, _ in feishu.posts)
+        figures = {
+            "pings": len(expected),
+            "sent_before_kill": len(set(expected.values()) & before_kill),
+            "outstanding_at_kill": len(outstanding),
+            "within_5s": sum(1 for d in delays if d <= 5),
+            "within_20s": sum(1 for d in delays if d <= 20),
+            "last_after_kill_s": round(delays[-1], 1) if delays else 0.0,
+            "outbox_all_sent_after_kill_s": round(settled_s, 1),  # the dead instance's claims taken over
+            "lost": len(set(expected.values()) - set(first_post)),
+            "shown_twice": sum(1 for n in shown.values() if n > 1),
+            "share_per_instance": dict(Counter(instance for _, instance, _, _ in feishu.posts)),
+            "killed": victim.name,
+        }
+        print("FAILOVER", json.dumps(figures))
+        assert figures["lost"] == 0 and figures["shown_twice"] == 0
+        assert figures["within_20s"] == len(outstanding) and settled_s <= 20
+        assert len(per_chat) == GROUPS  # every group got its ping
+        assert len(figures["share_per_instance"]) == INSTANCES  # the sending was spread
+    finally:
+        for server in servers:
+            await server.stop()
+        await feishu.close()
+
+
+async def test_an_instance_killed_mid_sweep_leaves_its_steps_to_the_next_sweep_of_another(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The sweep claims risks and timers with FOR UPDATE SKIP LOCKED inside one transaction: a
+    killed instance's claims are the locks of its connection, which PostgreSQL drops with it."""
+    due, meetings = 1000, 50  # enough for the first sweep to take a moment
+    await _seed_many(pg_url, due, meetings)
+    feishu = SharedFeishu()
+    await feishu.start()
+    port = _free_port()
+    first = Server("i0", _config(tmp_path, pg_url, f"{feishu.url}/i0", port), port)
+    plain, _, schema = pg_url.replace("postgresql+asyncpg://", "postgresql://").partition("?schema=")
+    watcher = await asyncpg.connect(plain, server_settings={"search_path": schema})
+    survivor: Server | None = None
+    try:
+        await first.start()
+        async with asyncio.timeout(START_TIMEOUT):  # until its sweep holds row locks (its claims)
+            while not await watcher.fetchval(  # noqa: ASYNC110 - another process's state
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname IN ('risks', 'timers') AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()"
+            ):
+                await asyncio.sleep(0.005)
+        first.kill()
+        killed_at = time.monotonic()
+        assert first.process is not None and await first.process.wait() == -signal.SIGKILL
+        escalated_before = await watcher.fetchval("SELECT count(*) FROM risk_events WHERE kind = 'escalated'")
+        closed_before = await watcher.fetchval("SELECT count(*) FROM meetings WHERE ended_at IS NOT NULL")
+        assert escalated_before < due or closed_before < meetings, "the kill came after the sweep committed"
+        port = _free_port()
+        survivor = Server("i1", _config(tmp_path, pg_url, f"{feishu.url}/i1", port), port)
+        await survivor.start()
+        started_at = time.monotonic()
+        async with asyncio.timeout(START_TIMEOUT):
+            while (  # noqa: ASYNC110 - another process's state
+                await watcher.fetchval("SELECT count(*) FROM risk_events WHERE kind = 'escalated'") < due
+                or await watcher.fetchval("SELECT count(*) FROM meetings WHERE ended_at IS NULL") > 0
+            ):
+                await asyncio.sleep(0.1)
+        taken_over_s, after_start_s = time.monotonic() - killed_at, time.monotonic() - started_at
+        per_risk = await watcher.fetch(
+            "SELECT risk_id, count(*) AS n FROM risk_events WHERE kind = 'escalated' GROUP BY risk_id"
+        )
+        assert len(per_risk) == due and all(row["n"] == 1 for row in per_risk)  # each step exactly once
+        digests = await watcher.fetchval("SELECT count(*) FROM outbox WHERE key LIKE 'timer:meeting:%'")
+        assert digests == meetings  # each open meeting closed once, its digest queued once
+        assert await watcher.fetchval("SELECT count(*) FROM timers WHERE kind = 'meeting.close'") == 0
+        print("SWEEP_TAKEOVER", json.dumps({"due": due, "before_kill": escalated_before, "meetings": meetings,
+                                            "meetings_closed_before_kill": closed_before,
+                                            "all_done_after_kill_s": round(taken_over_s, 1),
+                                            "after_the_survivor_started_s": round(after_start_s, 1)}))  # fmt: skip
+    finally:
+        await watcher.close()
+        await first.stop()
+        if survivor is not None:
+            await survivor.stop()
+        await feishu.close()
+
+
+async def _seed_many(db_url: str, risks: int, meetings: int) -> None:
+    """Many due risks in one group (61 minutes old) and meetings left open in others (4 hours
+    old): their escalation steps and auto-close timers are all due now."""
+    await _seed(db_url, max(meetings, 1), 0)
+    opened = ManualClock(datetime.now(UTC) - timedelta(hours=4))
+    app = App(read_config(None, environ={}, overrides={"storage.url": db_url}), clock=opened, instance_id="seed")
+    await app.start()
+    try:
+        for g in range(meetings):
+            lead = User(f"feishu:ou_lead{g}", f"组长{g}")
+            await app.dispatch(InboundEvent("feishu", f"oc_group{g:03d}", lead, "/meeting start 周会", f"meeting-{g}",
+                                            opened.now()))  # fmt: skip
+    finally:
+        await app.close()
+    clock = ManualClock(datetime.now(UTC) - timedelta(minutes=61))
+    app = App(read_config(None, environ={}, overrides={"storage.url": db_url}), clock=clock, instance_id="seed")
+    await app.start()
+    try:
+        reporter = User("feishu:ou_member0", "组员0")
+        for n in range(risks):
+            await app.dispatch(InboundEvent("feishu", "oc_group000", reporter, f"/risk 风险{n}", f"many-{n}",
+                                            clock.now()))  # fmt: skip
+        async with app.db.transaction() as session:
+            from sqlalchemy import text
+
+            await session.exec(text("UPDATE outbox SET state = 'sent'"))  # type: ignore[call-overload]
+    finally:
+        await app.close()
