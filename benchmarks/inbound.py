@@ -1,31 +1,33 @@
-"""Inbound throughput and latency of the real HTTP server, per platform, against a bare aiohttp ceiling.
+"""Inbound throughput and latency of ``hubao serve`` as users run it, against a bare aiohttp ceiling.
 
-    python -m benchmarks.inbound                      # everything (about 3 minutes)
-    python -m benchmarks.inbound --platform feishu --count 2000 --offered-seconds 5
-    python -m benchmarks.inbound serve --platform feishu --db /tmp/x.db   # the server alone
+    python -m benchmarks.inbound                      # everything, both shapes (about 10 minutes)
+    python -m benchmarks.inbound --platform feishu --groups 100 --count 2000 --offered-seconds 5
 
-For each platform and each phase (closed loop at each concurrency, then offered load) a fresh
-SQLite file and a fresh server process are used. The server is ``App(...).web_app()`` on an
-aiohttp AppRunner/TCPSite at 127.0.0.1 with a SystemClock, one registered group and the
-platform's HTTP-callback transport; it runs neither the delivery worker nor the scheduler, so
-every reply stays in the outbox (nothing is sent anywhere; the adapters' URLs point at a sink
-address that is never called). The load generator (this process) signs/encrypts every request
-before the clock starts.
+For each platform, shape and phase (closed loop at each concurrency, then offered load) a fresh
+SQLite file and a fresh server are used. The server is the real CLI, ``python -m hubao serve
+--config FILE``: HTTP callbacks, delivery worker, scheduler and look-ups all on, migrations at
+start-up, one process on one CPU. The platform's API (every URL of the adapter) points at a sink
+in this process that answers every send with success, so every reply is really sent (at the
+per-chat rates and with the merging of waiting replies the worker applies). Two shapes:
+``--groups 100`` spreads the commands round-robin over 100 registered groups (each with its own
+command mix), ``--groups 1`` sends all of them to one group. The load generator (this process,
+on the other CPU) signs/encrypts every request before the clock starts.
 
-A command counts when its ``seen_deliveries`` row is committed (the dispatcher writes it in the
-command's one transaction); a thread polls the file every few milliseconds. Feishu and WeCom
-answer the HTTP request first and process afterwards; DingTalk processes before answering
-(up to 0.8 s).
+A command counts when its ``seen_deliveries`` row is committed as processed (``state = 'done'``,
+written in the command's own transaction; every transport here answers only after it); a thread
+polls the file every few milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -40,42 +42,90 @@ from typing import Any
 import aiohttp
 
 from benchmarks import procs
-from benchmarks.wire import CHATS, HOST, LEADERS, OWNERS, PLATFORMS, Request, platform_settings, requests_for
+from benchmarks.wire import (
+    HOST,
+    LEADERS,
+    OWNERS,
+    PLATFORMS,
+    Request,
+    chat_of,
+    platform_settings,
+    requests_for,
+    sink_app,
+)
 
-# An address nothing listens on: the adapters' URLs point here, and nothing is sent (no delivery worker).
-UNUSED_SINK = "http://127.0.0.1:9"
 POLL_INTERVAL = 0.003
 EFFECT_TIMEOUT = 120.0
 REQUEST_TIMEOUT = 30.0
 SERVER_CPUS: set[int] = set()  # with --pin: the server's CPU; the load generator gets the others
 
 
-# ---- the server side (child process) --------------------------------------------------------
+# ---- the server side (child processes) ------------------------------------------------------
 
 
-async def serve_hubao(platform: str, db_path: str, profile: str | None) -> None:
-    from aiohttp import web
-
+async def prepare_server(tmp: Path, platform: str, groups: int, sink: str) -> tuple[Path, int]:
+    """The config file and database of one run: ``groups`` registered groups, each with its owner."""
     from hubao.app import App, read_config
-    from hubao.bot.clock import SystemClock
+
+    port = _free_port()
+    config = tmp / "hubao.toml"
+    settings = platform_settings(platform, sink)
+    config.write_text(
+        f'[storage]\nurl = "sqlite+aiosqlite:///{tmp / "hubao.db"}"\n'
+        f'[server]\nhost = "{HOST}"\nport = {port}\npublic_url = "http://{HOST}:{port}"\n'
+        f"[{platform}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    )
+
     from hubao.storage import repo
 
-    overrides: dict[str, Any] = {"storage.url": f"sqlite+aiosqlite:///{db_path}", "storage.auto_migrate": False}
-    overrides |= {f"{platform}.{k}": v for k, v in platform_settings(platform, UNUSED_SINK).items()}
-    config = read_config(None, environ={}, overrides=overrides)
-    app = App(config, clock=SystemClock())
+    app = App(read_config(str(config), environ={}))
     await app.start()
-    group = await app.register_group(platform, CHATS[platform], "互保压测组", leader=LEADERS[platform])
-    async with app.db.transaction() as session:
-        owner = OWNERS[platform]
-        await repo.upsert_member(session, group.id or 0, owner.id, owner.name, app.clock.now())
-    runner = web.AppRunner(app.web_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, HOST, 0)
-    await site.start()
-    for adapter in app.adapters.values():
-        await adapter.start()
-    await _run_until_terminated(runner, profile, close=app.close)
+    try:
+        for g in range(groups):
+            group = await app.register_group(platform, chat_of(platform, g, groups), f"压测组{g}",
+                                             leader=LEADERS[platform])  # fmt: skip
+            async with app.db.transaction() as session:
+                owner = OWNERS[platform]
+                await repo.upsert_member(session, group.id or 0, owner.id, owner.name, app.clock.now())
+    finally:
+        await app.close()
+    return config, port
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+class Sink(threading.Thread):
+    """The platform API: answers every call with success, in its own thread and event loop."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.counter: dict[str, int] = {}
+        self.port = _free_port()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self) -> None:
+        from aiohttp import web
+
+        async def main() -> None:
+            runner = web.AppRunner(sink_app(self.counter), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, HOST, self.port).start()
+            self._ready.set()
+            await asyncio.Event().wait()
+
+        self._loop = asyncio.new_event_loop()
+        with contextlib.suppress(RuntimeError):
+            self._loop.run_until_complete(main())
+
+    @property
+    def url(self) -> str:
+        self._ready.wait(10)
+        return f"http://{HOST}:{self.port}"
 
 
 async def serve_bare(profile: str | None) -> None:
@@ -129,7 +179,10 @@ class EffectWatcher(threading.Thread):
         try:
             while not self._halt.is_set():
                 rows = conn.execute(
-                    "SELECT rowid, key FROM seen_deliveries WHERE rowid > ? ORDER BY rowid", (self._last_rowid,)
+                    # Rows are written "done" in the command's transaction on every transport measured
+                    # here (HTTP callbacks process before answering), so a row seen is an effect.
+                    "SELECT rowid, key FROM seen_deliveries WHERE rowid > ? AND state = 'done' ORDER BY rowid",
+                    (self._last_rowid,),
                 ).fetchall()
                 now = time.perf_counter()
                 for rowid, key in rows:
@@ -164,6 +217,7 @@ class EffectWatcher(threading.Thread):
 class Phase:
     target: str  # platform or "bare"
     mode: str  # "closed" or "offered"
+    groups: int = 0  # the shape: commands spread over this many groups (0: the bare server)
     concurrency: int = 0
     rate: float = 0.0
     sent: int = 0
@@ -250,25 +304,26 @@ async def open_loop(base: str, reqs: list[Request], rate: float) -> tuple[dict[s
 
 async def run_phase(
     target: str, mode: str, *, count: int, concurrency: int, rate: float, seconds: float, warmup: int,
-    profile_dir: str | None,
+    profile_dir: str | None, groups: int, sink: str,
 ) -> Phase:  # fmt: skip
     run = uuid.uuid4().hex[:8]
     platform = target if target != "bare" else "feishu"  # the bare server gets Feishu's bodies
     total = int(rate * seconds) if mode == "offered" else count
     with tempfile.TemporaryDirectory(prefix="hubao-bench-") as tmp:
         db_path = str(Path(tmp) / "hubao.db")
-        profile = str(Path(profile_dir) / f"{target}-{mode}-{concurrency or int(rate)}.txt") if profile_dir else None
-        args = ["-m", "benchmarks.inbound", "serve", "--platform", target, "--db", db_path]
         if target == "bare":
             args = ["-m", "benchmarks.inbound", "bare"]
-        if profile:
-            args += ["--profile", profile]
-        child = procs.start(args, cpus=SERVER_CPUS or None)
+            if profile_dir:
+                args += ["--profile", str(Path(profile_dir) / f"bare-{mode}-{concurrency or int(rate)}.txt")]
+            child = procs.start(args, cpus=SERVER_CPUS or None)
+        else:
+            config, port = await prepare_server(Path(tmp), platform, groups, sink)
+            args = ["-m", "hubao", "serve", "--config", str(config)]
+            child = procs.start_serving(args, port, cpus=SERVER_CPUS or None, log=Path(tmp) / "serve.log")
         watcher: EffectWatcher | None = None
         try:
-            warm = requests_for(platform, warmup, f"warm{run}", UNUSED_SINK, first=10_000_000)
-            warm = [Request(r.key, r.path, r.body, r.headers) for r in warm]
-            reqs = requests_for(platform, total, run, UNUSED_SINK)
+            warm = requests_for(platform, warmup, f"warm{run}", sink, first=10_000_000, groups=groups)
+            reqs = requests_for(platform, total, run, sink, groups=groups)
             if target != "bare":
                 watcher = EffectWatcher(db_path)
                 watcher.start()
@@ -282,7 +337,8 @@ async def run_phase(
                 sent_at, answered, statuses, start, end = await closed_loop(child.base, reqs, concurrency)
             else:
                 sent_at, answered, statuses, start, end = await open_loop(child.base, reqs, rate)
-            phase = Phase(target, mode, concurrency=concurrency, rate=rate, sent=len(reqs), statuses=statuses)
+            phase = Phase(target, mode, concurrency=concurrency, rate=rate, sent=len(reqs), statuses=statuses,
+                          groups=groups if target != "bare" else 0)  # fmt: skip
             phase.failed_http = sum(n for s, n in statuses.items() if s != "200")
             phase.http_seconds = end - start
             latencies = [(answered[k] - sent_at[k]) * 1000 for k in answered]
@@ -318,9 +374,9 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def table(phases: list[Phase]) -> str:
     bare = {(p.mode, p.concurrency, p.rate): p for p in phases if p.target == "bare"}
     lines = [
-        "| server | mode | sent | processed | commands/s (to effect) | hubao/bare | HTTP p50 ms | HTTP p99 ms "
+        "| server | groups | mode | sent | processed | commands/s (to effect) | hubao/bare | HTTP p50 ms | HTTP p99 ms "
         "| effect p50 ms | effect p99 ms | server CPU s | non-200 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in phases:
         mode = f"closed c={p.concurrency}" if p.mode == "closed" else f"offered {p.rate:.0f}/s"
@@ -331,22 +387,23 @@ def table(phases: list[Phase]) -> str:
         processed = str(p.processed) if p.target != "bare" else "—"
         rate = f"{p.commands_per_s:.0f}" + (f" ({min(p.runs)}–{max(p.runs)})" if len(p.runs) > 1 else "")
         lines.append(
-            f"| {p.target} | {mode} | {p.sent} | {processed} | {rate} | {ratio} | "
+            f"| {p.target} | {p.groups or '—'} | {mode} | {p.sent} | {processed} | {rate} | {ratio} | "
             f"{p.http_p50_ms:.1f} | {p.http_p99_ms:.1f} | {fmt(p.effect_p50_ms)} | {fmt(p.effect_p99_ms)} | "
             f"{p.server_cpu_s:.1f} | {p.failed_http} |"
         )
     return "\n".join(lines)
 
 
-async def benchmark(args: argparse.Namespace) -> list[Phase]:
+async def benchmark(args: argparse.Namespace, sink: str) -> list[Phase]:
     phases: list[Phase] = []
     started = time.monotonic()
-    for target in ["bare", *args.platform]:
+    targets = [("bare", 0)] + [(p, g) for g in args.groups for p in args.platform]
+    for target, groups in targets:
         for concurrency in args.concurrency:
             runs = [
                 await run_phase(
                     target, "closed", count=args.count, concurrency=concurrency, rate=0, seconds=0,
-                    warmup=args.warmup,
+                    warmup=args.warmup, groups=groups, sink=sink,
                     profile_dir=args.profile_dir if concurrency == max(args.concurrency) and i == 0 else None,
                 )
                 for i in range(args.repeat)
@@ -355,15 +412,15 @@ async def benchmark(args: argparse.Namespace) -> list[Phase]:
             phase = sorted(runs, key=lambda r: r.commands_per_s)[len(runs) // 2]
             phase.runs = [round(r.commands_per_s) for r in runs]
             phases.append(phase)
-            print(f"  {target} closed c={concurrency}: {phase.runs}/s", file=sys.stderr, flush=True)
+            print(f"  {target} groups={groups} closed c={concurrency}: {phase.runs}/s", file=sys.stderr, flush=True)
         if args.offered_seconds > 0:
             phase = await run_phase(
                 target, "offered", count=0, concurrency=0, rate=args.rate, seconds=args.offered_seconds,
-                warmup=args.warmup, profile_dir=None,
+                warmup=args.warmup, profile_dir=None, groups=groups, sink=sink,
             )  # fmt: skip
             phases.append(phase)
             print(
-                f"  {target} offered {args.rate:.0f}/s: effect p99 {fmt(phase.effect_p99_ms)} ms, "
+                f"  {target} groups={groups} offered {args.rate:.0f}/s: effect p99 {fmt(phase.effect_p99_ms)} ms, "
                 f"HTTP p99 {phase.http_p99_ms:.1f} ms",
                 file=sys.stderr,
                 flush=True,
@@ -377,13 +434,11 @@ async def benchmark(args: argparse.Namespace) -> list[Phase]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.inbound", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="run the hubao server for one platform (child process)")
-    serve.add_argument("--platform", choices=PLATFORMS, required=True)
-    serve.add_argument("--db", required=True, help="SQLite file to create")
-    serve.add_argument("--profile", help="write a pyinstrument profile of the whole run here")
     bare = sub.add_parser("bare", help="run the bare aiohttp ceiling server (child process)")
     bare.add_argument("--profile")
     parser.add_argument("--platform", action="append", choices=PLATFORMS, help="default: all three")
+    parser.add_argument("--groups", type=int, action="append", help="the shapes: groups the commands are spread "
+                        "over (default: 100 and 1)")  # fmt: skip
     parser.add_argument("--count", type=int, default=2000, help="commands per closed-loop phase")
     parser.add_argument("--concurrency", type=int, action="append", help="default: 16 and 64")
     parser.add_argument("--rate", type=float, default=200.0, help="offered load, commands/s")
@@ -397,14 +452,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write the raw figures here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.command == "serve":
-        asyncio.run(serve_hubao(args.platform, args.db, args.profile))
-        return 0
     if args.command == "bare":
         asyncio.run(serve_bare(args.profile))
         return 0
     args.platform = args.platform or list(PLATFORMS)
     args.concurrency = args.concurrency or [16, 64]
+    args.groups = [max(1, min(g, 1000)) for g in (args.groups or [100, 1])]
     args.count = max(1, min(args.count, 100_000))
     args.repeat = max(1, min(args.repeat, 9))
     args.offered_seconds = max(0.0, min(args.offered_seconds, 60.0))
@@ -415,7 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         SERVER_CPUS.add(cpus[0])
         os.sched_setaffinity(0, set(cpus[1:]))
     print(json.dumps(procs.machine() | {"server_cpus": sorted(SERVER_CPUS)}), file=sys.stderr)
-    phases = asyncio.run(benchmark(args))
+    sink = Sink()
+    sink.start()
+    phases = asyncio.run(benchmark(args, sink.url))
+    print(f"sends answered by the platform sink: {sink.counter.get('requests', 0)}", file=sys.stderr)
     print(table(phases))
     if args.json:
         raw = [asdict(p) | {"commands_per_s": p.commands_per_s} for p in phases]

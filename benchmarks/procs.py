@@ -71,6 +71,34 @@ def start(
     raise RuntimeError(f"{args} did not become ready (exit code {proc.poll()})")
 
 
+def start_serving(
+    args: list[str], port: int, *, ready_within: float = 60.0, cpus: set[int] | None = None, log: Path | None = None
+) -> Child:
+    """A server that says nothing on stdout (``hubao serve``): ready once ``/healthz`` answers 200."""
+    import urllib.request
+
+    def prepare() -> None:
+        _die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed with the child)
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                            preexec_fn=prepare)  # fmt: skip
+    deadline = time.monotonic() + ready_within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return Child(proc, port)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{args} did not become ready (exit code {proc.poll()})")
+
+
 def _die_with_parent() -> None:
     """Linux: the server gets SIGTERM if the benchmark process dies first."""
     import ctypes

@@ -113,7 +113,12 @@ class Request:
     headers: dict[str, str]
 
 
-def build(platform: str, text: str, message_id: str, sink: str) -> Request:
+def chat_of(platform: str, group: int, groups: int) -> str:
+    """The chat id of the ``group``-th of ``groups`` benchmark groups (one group: the plain id)."""
+    return CHATS[platform] if groups <= 1 else f"{CHATS[platform]}-{group:03d}"
+
+
+def build(platform: str, text: str, message_id: str, sink: str, chat: str | None = None) -> Request:
     """One signed/encrypted group message carrying ``text`` from the group leader, as the platform sends it."""
     clock = SystemClock()
     if platform == "wecom":
@@ -121,7 +126,7 @@ def build(platform: str, text: str, message_id: str, sink: str) -> Request:
             "msgid": message_id,
             "aibotid": "BENCHBOT",
             "chattype": "group",
-            "chatid": CHATS["wecom"],
+            "chatid": chat or CHATS["wecom"],
             "from": {"userid": "lead"},
             "response_url": f"{sink}/cgi-bin/aibot/response?response_code={secrets.token_urlsafe(9)}",
             "msgtype": "text",
@@ -142,7 +147,7 @@ def build(platform: str, text: str, message_id: str, sink: str) -> Request:
         if "@Bob" in text:
             at.append({"dingtalkId": "$:bob", "staffId": "bob"})
         payload = {
-            "conversationId": CHATS["dingtalk"],
+            "conversationId": chat or CHATS["dingtalk"],
             "atUsers": at,
             "chatbotCorpId": "dingcorp",
             "chatbotUserId": BOT_DINGTALK_ID,
@@ -177,7 +182,7 @@ def build(platform: str, text: str, message_id: str, sink: str) -> Request:
             mentions["@_user_2"] = ("ou_bob", "Bob")
             shown = text.replace("@Bob", "@_user_2")
         event = message_event(
-            CHATS["feishu"],
+            chat or CHATS["feishu"],
             "ou_lead",
             f"@_user_1 {shown}",
             mentions,
@@ -191,8 +196,14 @@ def build(platform: str, text: str, message_id: str, sink: str) -> Request:
     raise ValueError(platform)
 
 
-def requests_for(platform: str, count: int, run: str, sink: str, *, first: int = 0) -> list[Request]:
-    return [build(platform, command_text(first + i), f"{run}-{first + i:07d}", sink) for i in range(count)]
+def requests_for(platform: str, count: int, run: str, sink: str, *, first: int = 0, groups: int = 1) -> list[Request]:
+    """``count`` commands of the mix, spread round-robin over ``groups`` groups (each group its own mix)."""
+    requests = []
+    for i in range(first, first + count):
+        local, group = divmod(i, max(groups, 1))
+        chat = chat_of(platform, group, groups)
+        requests.append(build(platform, command_text(local), f"{run}-{i:07d}", sink, chat))
+    return requests
 
 
 # ---- servers ---------------------------------------------------------------------------------
