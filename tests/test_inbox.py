@@ -102,3 +102,7 @@ async def test_a_stored_event_keeps_everything_the_kernel_needs(clock: ManualClo
         mentions_all=True, button=Button("ack", 3), reply_handle={"message_id": "om_1"},
     )  # fmt: skip
     assert InboundEvent.from_json(event.to_json()) == event
+    suggestion = Button("risk", 0, label="登记", text="/risk 提醒 更新证书 @Bob due:周五")  # a one-tap /risk line
+    clicked = InboundEvent(platform="feishu", chat_id="oc_1", sender=User("feishu:ou_a"), text=suggestion.command,
+                           message_id="ev_2", time=clock.now(), button=suggestion)  # fmt: skip
+    assert InboundEvent.from_json(clicked.to_json()) == clicked

@@ -142,7 +142,7 @@ class InboundEvent:
             elif spec.name == "mentions":
                 value = [[m.user.id, m.user.name, m.token] for m in value]
             elif spec.name == "button":
-                value = None if value is None else [value.action, value.risk_number, value.label]
+                value = None if value is None else {**value.to_value(), "label": value.label}
             elif spec.name == "reply_handle":
                 value = dict(value)
             data[spec.name] = value
@@ -156,7 +156,7 @@ class InboundEvent:
         values["time"] = datetime.fromisoformat(values["time"])
         values["mentions"] = tuple(Mention(User(i, n), token) for i, n, token in values.get("mentions", ()))
         button = values.get("button")
-        values["button"] = None if button is None else Button(button[0], button[1], button[2])
+        values["button"] = None if button is None else replace(Button.from_value(button), label=button["label"])
         values["reply_handle"] = dict(values.get("reply_handle", {}))
         known = {spec.name for spec in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
