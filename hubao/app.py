@@ -33,6 +33,7 @@ from hubao.bot.router import Router
 from hubao.handlers import addressed as addressed_handlers
 from hubao.handlers import admin as admin_handlers
 from hubao.handlers import assessment as assessment_handlers
+from hubao.handlers import duty as duty_handlers
 from hubao.handlers import export as export_handlers
 from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
@@ -98,6 +99,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     calendars = calendar_for or CalendarBook(config.escalation, config.bot.timezone)
     table.include(risk_handlers.router(config, calendar_for=calendars, is_workday=calendars.holidays.is_workday))
     table.include(meeting_handlers.router(config, calendar_for=calendars))
+    table.include(duty_handlers.router(config, calendar_for=calendars))
     table.include(report_handlers.router(config))
     table.include(incident_handlers.router(config))
     table.include(export_handlers.router(config))
@@ -160,6 +162,7 @@ class App:
         self.timers = TimerSweep(self.db, self.clock)
         self.timers.register(weekly.KIND, weekly.summary_handler(config, self.calendars))
         meeting_handlers.register_timers(self.timers, config)
+        duty_handlers.register_timers(self.timers, config, self.calendars)
         incident_handlers.register_timers(self.timers, config)
         self._tasks: list[asyncio.Task[None]] = []
         self._processing: set[asyncio.Task[None]] = set()  # accepted events being processed
