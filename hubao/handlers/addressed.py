@@ -11,10 +11,11 @@ address the bot never reaches this module (the dispatcher answers only addressed
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from hubao.bot.config import Config
-from hubao.bot.events import RISK_LINE_MAX, Button, InboundEvent, User
+from hubao.bot.events import RISK_LINE_MAX, Button, InboundEvent, Mention, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Router
 from hubao.bot.sanitize import clean_line
@@ -30,9 +31,9 @@ REMINDER_WORDS = (
     "watch out", "heads up", "follow up",
 )  # fmt: skip
 # Platforms whose cards carry a button with the /risk line itself (Feishu's card values are free
-# JSON). WeCom card keys and DingTalk's fixed card template carry risk actions only; there the
-# /risk line in the text is the one to send.
-ONE_TAP_PLATFORMS = ("feishu", "console")
+# JSON, WeCom's button keys up to 1 KB). DingTalk's fixed card template carries risk actions only;
+# there the /risk line in the text is the one to send.
+ONE_TAP_PLATFORMS = ("feishu", "wecom", "console")
 _SPACES = re.compile(r"\s+")
 
 
@@ -53,11 +54,12 @@ def router(config: Config) -> Router:
             ctx.reply(t("addressed.help", name=config.bot.name))
             return
         zone = group_zone(ctx.group, config)
-        found = find_deadline(ctx.event.text, ctx.clock.now(), zone, work_hours=group_work_hours(ctx.group, config))
-        owner = ctx.event.mentions[0].user if ctx.event.mentions else ctx.event.sender
-        if owner != ctx.event.sender:  # known to the group by name, so the suggested line resolves "@name"
+        event = ctx.event if ctx.event.mentions else await _with_written_mention(ctx)
+        found = find_deadline(event.text, ctx.clock.now(), zone, work_hours=group_work_hours(ctx.group, config))
+        owner = event.mentions[0].user if event.mentions else event.sender
+        if owner != event.sender:  # known to the group by name, so the suggested line resolves "@name"
             await records.enrol(ctx.store, group_id(ctx.group), owner.id, owner.name, ctx.clock.now())
-        line = risk_line(ctx.event, owner, found)
+        line = risk_line(event, owner, found)
         if line is None:
             ctx.reply(t("addressed.help", name=config.bot.name))
             return
@@ -76,6 +78,23 @@ def reads_like_a_reminder(event: InboundEvent) -> bool:
         return True
     lowered = event.text.lower()
     return any(word in lowered for word in REMINDER_WORDS)
+
+
+_WRITTEN_MENTION = re.compile(r"(?:^|(?<=\s))[@＠]([^\s@＠]+)")
+
+
+async def _with_written_mention(ctx: CommandContext[Any]) -> InboundEvent:
+    """The event with its first written ``@name`` of a group member as a mention, for platforms
+    that do not list mentions (WeCom's AI bot): the same names the commands resolve."""
+    roster = await records.roster(ctx.store, group_id(ctx.group))
+    for match in _WRITTEN_MENTION.finditer(ctx.event.text):
+        name = match.group(1)
+        member = next(
+            (m for m in roster.values() if m.active and name in (m.name, m.user_id, m.user_id.split(":", 1)[-1])), None
+        )
+        if member is not None:
+            return replace(ctx.event, mentions=(Mention(User(member.user_id, member.name), match.group(0)),))
+    return ctx.event
 
 
 def risk_line(event: InboundEvent, owner: User, found: Found | None) -> str | None:

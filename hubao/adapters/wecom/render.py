@@ -23,8 +23,8 @@ MARKDOWN_LIMIT = 4096
 CARD_TITLE_CHARS = 36
 CARD_TEXT_CHARS = 160
 MAX_BUTTONS = 6
-DEFAULT_LABELS = {"ack": "收到", "resolve": "已解决", "snooze": "暂缓 1 小时"}
-_BUTTON_STYLE = {"ack": 1, "resolve": 1, "snooze": 2}
+DEFAULT_LABELS = {"ack": "收到", "resolve": "已解决", "snooze": "暂缓 1 小时", "risk": "登记"}
+_BUTTON_STYLE = {"ack": 1, "resolve": 1, "snooze": 2, "risk": 1}
 
 
 def defuse(text: str) -> str:
@@ -128,12 +128,9 @@ def template_card(message: OutboundMessage, task_id: str) -> tuple[dict[str, Any
         "main_title": {"title": _clip(title, CARD_TITLE_CHARS) or "HuBao"},
         "task_id": task_id,
         "button_list": [
-            {
-                "text": _clip(b.label or DEFAULT_LABELS[b.action], 10),
-                "style": _BUTTON_STYLE[b.action],
-                "key": button_key(b),
-            }
+            {"text": _clip(b.label or DEFAULT_LABELS[b.action], 10), "style": _BUTTON_STYLE[b.action], "key": key}
             for b in message.buttons[:MAX_BUTTONS]
+            if (key := button_key(b)) is not None  # a /risk line too long for a key stays in the text only
         ],
     }
     if rest:

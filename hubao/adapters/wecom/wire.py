@@ -10,6 +10,7 @@ against the group's members) and no :class:`Mention` is made for them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,9 +28,17 @@ class PayloadError(ValueError):
     """The decrypted body is not an AI-bot callback we understand."""
 
 
-def button_key(button: Button) -> str:
-    """A card button's ``key``: the typed value of :meth:`Button.to_value`, in the charset of task ids."""
+KEY_LIMIT = 1024  # bytes of a template-card button key (AI bot, doc 101031)
+
+
+def button_key(button: Button) -> str | None:
+    """A card button's ``key``: the typed value of :meth:`Button.to_value`, in the charset of task ids;
+    a one-tap "log it" button carries its /risk line as the JSON value, or has no key (None) when
+    that is over the key's 1024 bytes."""
     value = button.to_value()
+    if button.action == "risk":
+        key = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return key if len(key.encode()) <= KEY_LIMIT else None
     return f"hubao_{value['hubao']}_{value['risk']}"
 
 

@@ -184,9 +184,17 @@ def test_malformed_bodies_raise(body: object) -> None:
 def test_button_keys_round_trip(action: str) -> None:
     button = Button(action, 123456789)
     key = button_key(button)
-    assert key.replace("_", "").isalnum()  # the charset WeCom allows in task ids and keys
+    assert key is not None and key.replace("_", "").isalnum()  # the charset WeCom allows in task ids and keys
     assert parse_button_key(key) == button
     assert parse_button_key(json.dumps(button.to_value())) == button
+
+
+def test_a_log_it_button_key_carries_its_risk_line_within_the_key_limit() -> None:
+    button = Button("risk", 0, text="/risk 提醒 更新证书 @Bob due:周五前")
+    key = button_key(button)
+    assert key is not None and len(key.encode()) <= 1024
+    assert parse_button_key(key) == button
+    assert button_key(Button("risk", 0, text="/risk " + "证" * 400)) is None  # 1.2 KB: no button, the text has it
 
 
 @pytest.mark.parametrize("key", ["hubao_delete_1", "hubao_ack_0", "hubao_ack_x", "", "{}"])

@@ -154,3 +154,40 @@ async def test_risk_from_mention_to_escalation_ping_to_card_click_resolution(
     finally:
         if server is not None:
             await server.close()
+
+
+@pytest.mark.parametrize("transport", ["http", "ws"])
+async def test_a_reminder_to_the_bot_gets_a_card_whose_button_logs_the_risk(
+    make_app: Any, standin: WeComStandIn, transport: str
+) -> None:
+    app, adapter = await build(make_app, standin, transport)
+    server = None
+    if transport == "ws":
+        await adapter.start()
+        assert adapter.connection is not None
+        await until(adapter.connection.online.is_set)
+        wecom = Transport("ws", standin, adapter)
+    else:
+        server = await serve(app)
+        wecom = Transport("http", standin, adapter, str(server.make_url("/callback/wecom")))
+    try:
+        await wecom.deliver(standin.message("@RiskBot /help", sender="bob"))  # the group knows Bob
+        await settle(app, adapter)
+        await wecom.deliver(standin.message("@RiskBot 提醒 @bob 周五前更新证书", sender="alice"))
+        await settle(app, adapter)
+        [card] = wecom.cards()
+        line = "/risk 提醒 更新证书 @bob due:周五前"
+        assert line in json.dumps(card, ensure_ascii=False)
+        [button] = card["button_list"]
+        assert json.loads(button["key"]) == {"hubao": "risk", "text": line}
+
+        await wecom.deliver(standin.click(button["key"], card["task_id"], sender="alice", msgid="tap-1"))
+        await settle(app, adapter)
+        async with app.db.transaction() as session:
+            from sqlalchemy import text
+
+            rows = (await session.exec(text("SELECT content, owner_id FROM risks"))).all()  # type: ignore[call-overload]
+        assert [tuple(r) for r in rows] == [("提醒 更新证书", "wecom:bob")]
+    finally:
+        if server is not None:
+            await server.close()
