@@ -344,6 +344,7 @@ class Deliverer:
     # late may carry an id lower than one already seen. Looking this far back finds it.
     ID_LOOKBACK = 5.0  # seconds
     FULL_SCAN_EVERY = 30.0  # seconds: retries set by instances that died since are found again
+    WAKE_COALESCE = 0.005  # seconds
 
     def __init__(
         self,
@@ -409,19 +410,24 @@ class Deliverer:
         ``FULL_SCAN_EVERY`` seconds the whole queue is read again.
         """
         renewer = asyncio.create_task(self._renew_forever())
+        take_over_at = 0.0
         try:
             while True:
                 self._wake.clear()
                 try:
-                    now = self.clock.now()
-                    full = time.monotonic() >= self._full_scan_at
-                    await self._refresh(now, full=full)
+                    now, mono = self.clock.now(), time.monotonic()
+                    take_over = mono >= take_over_at
+                    if take_over:
+                        take_over_at = mono + poll_interval
+                    await self._refresh(now, full=mono >= self._full_scan_at, take_over=take_over)
                     self._start_ready(self.clock.now())
                 except Exception:
                     log.exception("outbox pass failed")
                 with contextlib.suppress(TimeoutError):  # (not wait_for: it can swallow a cancel)
-                    async with asyncio.timeout(self._sleep_for(poll_interval)):
+                    async with asyncio.timeout(self._sleep_for(min(poll_interval, take_over_at - time.monotonic()))):
                         await self._wake.wait()
+                if self._wake.is_set():  # a burst of new messages costs one look, not one each
+                    await asyncio.sleep(self.WAKE_COALESCE)
         finally:
             renewer.cancel()
             for task in list(self._busy.values()):
@@ -429,6 +435,7 @@ class Deliverer:
             await asyncio.gather(renewer, *self._busy.values(), return_exceptions=True)
 
     def _sleep_for(self, poll_interval: float) -> float:
+        poll_interval = max(poll_interval, 0.0)
         idle = [d.due for k, d in self._due.items() if k not in self._busy]
         if not idle or len(self._busy) >= self.concurrency:
             return poll_interval
@@ -470,9 +477,10 @@ class Deliverer:
 
     # --- what is waiting ---------------------------------------------------------------------
 
-    async def _refresh(self, now: datetime, *, full: bool) -> None:
-        for taken in await self.store.take_over(now):
-            self._note(taken)
+    async def _refresh(self, now: datetime, *, full: bool, take_over: bool = True) -> None:
+        if take_over:
+            for taken in await self.store.take_over(now):
+                self._note(taken)
         mono = time.monotonic()
         if full or not self._ids:
             found, highest = await self.store.channels(now)

@@ -41,10 +41,14 @@ _HOLD = (
     "ON CONFLICT (platform, chat_id, channel) DO UPDATE SET ready_at = CASE "
     "WHEN outbox_pace.ready_at > excluded.ready_at THEN outbox_pace.ready_at ELSE excluded.ready_at END"
 )
+_ALL_PENDING = "state = 'pending'"
+# Rows added since the last look: read by id (``state || ''`` keeps the planner off the state
+# index, which would walk every pending row of a backlog).
+_NEW_PENDING = "id > ? AND state || '' = 'pending'"
 _CHANNELS = (
     "SELECT g.platform, g.chat_id, g.channel, g.lane, g.due, p.ready_at, g.first_id FROM ("
     "SELECT platform, chat_id, channel, MIN(lane) AS lane, MIN(next_attempt_at) AS due, MIN(id) AS first_id "
-    "FROM outbox WHERE state = 'pending'{since} GROUP BY platform, chat_id, channel) g "
+    "FROM outbox WHERE {where} GROUP BY platform, chat_id, channel) g "
     "LEFT JOIN outbox_pace p ON p.platform = g.platform AND p.chat_id = g.chat_id AND p.channel = g.channel"
 )
 
@@ -58,7 +62,7 @@ async def next_due(tx: Tx) -> datetime | None:
     message, or its pace if later), or a claim lapsing."""
     times = [
         _later(Tx.moment(due) or datetime.max.replace(tzinfo=UTC), Tx.moment(ready))
-        for *_key, _lane, due, ready, _first in await tx.fetch(_CHANNELS.format(since=""))
+        for *_key, _lane, due, ready, _first in await tx.fetch(_CHANNELS.format(where=_ALL_PENDING))
     ]
     lapse = await tx.fetchrow("SELECT MIN(claimed_until) FROM outbox WHERE state = 'sending'")
     if lapse and lapse[0] is not None:
@@ -77,9 +81,9 @@ class SqlOutbox:
         async with self.db.command() as tx:
             highest = (await tx.fetchrow("SELECT MAX(id) FROM outbox"))[0] or 0  # type: ignore[index]
             if since_id:
-                rows = await tx.fetch(_CHANNELS.format(since=" AND id > ?"), since_id)
+                rows = await tx.fetch(_CHANNELS.format(where=_NEW_PENDING), since_id)
             else:
-                rows = await tx.fetch(_CHANNELS.format(since=""))
+                rows = await tx.fetch(_CHANNELS.format(where=_ALL_PENDING))
         found = [
             ChannelDue(ChannelKey(p, c, ch), int(lane), _later(Tx.moment(due) or now, Tx.moment(ready)), int(first))
             for p, c, ch, lane, due, ready, first in rows
