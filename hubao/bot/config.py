@@ -153,6 +153,19 @@ class IncidentsSection(Section):
     _parse = field_validator("prompt_every", mode="before")(lambda cls, v: _duration(v))
 
 
+class RegisterSection(Section):
+    stale_after: timedelta = timedelta(days=90)  # a register entry not reviewed this long is flagged weekly
+
+    _parse = field_validator("stale_after", mode="before")(lambda cls, v: _duration(v))
+
+
+class SurveySection(Section):
+    auto_close: timedelta = timedelta(days=7)  # a survey left open is closed and its results posted after this
+    remind_before: timedelta = timedelta(days=1)  # who has not answered is pinged this long before closing
+
+    _parse = field_validator("auto_close", "remind_before", mode="before")(lambda cls, v: _duration(v))
+
+
 class PointsSection(Section):
     """互保贡献积分 rules; every point is derived from an event of the audit trail."""
 
@@ -219,6 +232,8 @@ class Config(Section):
     digest: DigestSection = DigestSection()
     meetings: MeetingsSection = MeetingsSection()
     incidents: IncidentsSection = IncidentsSection()
+    risk_register: RegisterSection = RegisterSection()
+    survey: SurveySection = SurveySection()
     points: PointsSection = PointsSection()
     export: ExportSection = ExportSection()
     assessment: AssessmentSection = AssessmentSection()

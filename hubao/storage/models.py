@@ -277,6 +277,7 @@ class Incident(SQLModel, table=True):
     summary: str = Field(default="", max_length=2000)
     prompt_every_s: int = 1800  # copied from config when the incident starts
     open_slot: int | None = Field(default=None, unique=True)  # group id while open
+    drill: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})  # 演练, counted apart
 
 
 class IncidentEntry(SQLModel, table=True):
@@ -316,6 +317,102 @@ class ExternalRef(SQLModel, table=True):
     ref: str = Field(max_length=200)
     risk_id: int = Field(foreign_key="risks.id")
     updated_at: datetime = _utc_column()
+
+
+class RegisterEntry(SQLModel, table=True):
+    """An entry of the group's 互保风险清单: a known risk with its trigger and agreed response."""
+
+    __tablename__ = "register_entries"
+    __table_args__ = (UniqueConstraint("group_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    number: int  # R1, R2, … per group
+    name: str = Field(max_length=200)
+    level: str = Field(default="medium", max_length=8)
+    trigger: str = Field(default="", max_length=500)
+    response: str = Field(default="", max_length=1000)
+    owner_id: str | None = Field(default=None, max_length=160)
+    created_by: str = Field(max_length=160)
+    created_at: datetime = _utc_column()
+    reviewed_at: datetime = _utc_column()  # last added, edited or triggered
+    removed_at: datetime | None = _utc_column(nullable=True)
+
+
+class Goal(SQLModel, table=True):
+    """A group goal (互保小组目标); its state mirrors its events in ``risk_events`` (kind ``goal.*``)."""
+
+    __tablename__ = "goals"
+    __table_args__ = (UniqueConstraint("group_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    number: int  # G1, G2, … per group
+    text: str = Field(max_length=500)
+    owner_id: str | None = Field(default=None, max_length=160)
+    due_at: datetime | None = _utc_column(nullable=True)
+    status: str = Field(default="open", max_length=16)  # open | done | dropped
+    created_by: str = Field(max_length=160)
+    created_at: datetime = _utc_column()
+    closed_at: datetime | None = _utc_column(nullable=True)
+    note: str = Field(default="", max_length=500)
+
+
+class Pledge(SQLModel, table=True):
+    """A version of the group's 互保责任书; the newest one is in force."""
+
+    __tablename__ = "pledges"
+    __table_args__ = (Index("ix_pledges_group_set", "group_id", "set_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    text: str = Field(max_length=2000)
+    set_by: str = Field(max_length=160)
+    set_at: datetime = _utc_column()
+
+
+class PledgeConfirmation(SQLModel, table=True):
+    __tablename__ = "pledge_confirmations"
+    __table_args__ = (UniqueConstraint("pledge_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: int = Field(foreign_key="pledges.id")
+    user_id: str = Field(max_length=160)
+    confirmed_at: datetime = _utc_column()
+
+
+class Survey(SQLModel, table=True):
+    """A quarterly evaluation (季度互保工作评估) of a group: open until ended or auto-closed."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("group_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="groups.id")
+    number: int
+    title: str = Field(max_length=200)
+    started_by: str = Field(max_length=160)
+    started_at: datetime = _utc_column()
+    closes_at: datetime = _utc_column()
+    closed_at: datetime | None = _utc_column(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=160)  # "system" when closed automatically
+    open_slot: int | None = Field(default=None, unique=True)  # group id while open
+
+
+class SurveyAnswer(SQLModel, table=True):
+    """One member's answer (changeable while open); reports show only aggregates, never who."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("survey_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="surveys.id", index=True)
+    user_id: str = Field(max_length=160)
+    q1: int | None = None  # 责任是否清晰
+    q2: int | None = None  # 沟通是否高效
+    q3: int | None = None  # 风险防控是否有效
+    comment: str = Field(default="", max_length=500)
+    answered_at: datetime = _utc_column()
 
 
 class DutyRoster(SQLModel, table=True):

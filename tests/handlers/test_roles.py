@@ -77,6 +77,11 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "assess": ({OWNER, REPORTER, PARTNER, LEADER}, "/assess #1 P3 I4"),
     "board web": (MEMBERS_ONLY, "/board web"),
     "admin web": ({LEADER}, "/admin web revoke"),
+    "register": (MEMBERS_ONLY, "/register"),
+    "register add": ({LEADER}, "/register add 机房断电 触发:UPS 告警 应对:切换备用机房"),
+    "register edit": ({LEADER}, "/register edit R1 !高"),
+    "register remove": ({LEADER}, "/register remove R1"),
+    "register trigger": (MEMBERS_ONLY, "/register trigger R1"),
 }
 
 TABLE = build_router(read_config(None, environ={}))

@@ -1,0 +1,52 @@
+"""The rest of the 互保 routine: the register, goals, the pledge, surveys, drills, the quarter."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # --- the register (互保风险清单) ---
+    "help.register": {"zh": "互保风险清单：已知风险、触发条件与应对", "en": "the risk register: known risks, "
+                      "their triggers and agreed responses"},
+    "help.register_add": {"zh": "新增清单条目（组长、管理员）", "en": "add a register entry (leader, admin)"},
+    "help.register_edit": {"zh": "修改清单条目（组长、管理员）", "en": "edit a register entry (leader, admin)"},
+    "help.register_remove": {"zh": "删除清单条目（组长、管理员）", "en": "remove a register entry (leader, admin)"},
+    "help.register_trigger": {"zh": "清单风险发生：登记为跟踪风险并给出应对", "en": "a register risk occurred: "
+                              "log it as a tracked risk with its agreed response"},
+    "example.register add": {"zh": "/register add 发布回滚失败 !高 触发:发布后错误率>1% 应对:立即回滚并通知值班 @bob",
+                             "en": "/register add failed rollback !high trigger:error rate >1% after a release "
+                             "response:roll back at once and tell the on-duty @bob"},
+    "example.register trigger": {"zh": "/register trigger R1 订单服务 10:05 发布后报错", "en":
+                                 "/register trigger R1 orders service failing since the 10:05 release"},
+    "register.subcommands": {
+        "zh": "可用：/register · /register add <名称> [!高/!中/!低] 触发:<条件> 应对:<措施> [@负责人] · "
+        "/register edit <Rn> … · /register remove <Rn> · /register trigger <Rn> [说明]",
+        "en": "use: /register · /register add <name> [!high/!medium/!low] trigger:<condition> "
+        "response:<response> [@owner] · /register edit <Rn> … · /register remove <Rn> · /register trigger <Rn> "
+        "[details]",
+    },
+    "register.empty": {"zh": "互保风险清单还是空的。组长可用 /register add 添加。",
+                       "en": "The risk register is empty. The leader adds entries with /register add."},
+    "register.title": {"zh": "{group} · 互保风险清单（{count} 条）", "en": "{group} · risk register ({count})"},
+    "register.line": {"zh": "R{number} [{level}] {name} · 负责人 {owner}", "en": "R{number} [{level}] {name} · "
+                      "owner {owner}"},
+    "register.line_trigger": {"zh": "  触发：{trigger}", "en": "  trigger: {trigger}"},
+    "register.line_response": {"zh": "  应对：{response}", "en": "  response: {response}"},
+    "register.line_stale": {"zh": "  ⚠ 已 {days} 天未复核", "en": "  ⚠ not reviewed for {days} days"},
+    "register.no_owner": {"zh": "未指定", "en": "none"},
+    "register.added": {"zh": "已加入互保风险清单：", "en": "Added to the risk register:"},
+    "register.edited": {"zh": "已修改清单条目 R{number}：", "en": "Register entry R{number} changed:"},
+    "register.removed": {"zh": "已从清单删除 R{number}（{name}）。", "en": "Removed R{number} ({name}) from the "
+                         "register."},
+    "register.need_number": {"zh": "请写清单编号，例如 R1。", "en": "Name the entry, e.g. R1."},
+    "register.not_found": {"zh": "清单里没有 R{number}。", "en": "The register has no R{number}."},
+    "register.need_fields": {"zh": "请写名称、触发:<条件> 和 应对:<措施>。", "en": "Give a name, trigger:<condition> "
+                             "and response:<response>."},
+    "register.field_twice": {"zh": "触发: 或 应对: 写了两次。", "en": "trigger: or response: is given twice."},
+    "register.nothing_to_change": {"zh": "没有要修改的内容。", "en": "Nothing to change."},
+    "register.risk_content": {"zh": "【清单 R{number}】{name}", "en": "[Register R{number}] {name}"},
+    "register.response": {"zh": "📋 清单 R{number} 约定应对：{response}", "en": "📋 Agreed response (R{number}): "
+                          "{response}"},
+    "register.stale_title": {"zh": "**清单待复核**（{days} 天未复核，{count} 条）", "en": "**Register entries to "
+                             "review** (not reviewed for {days} days: {count})"},
+    "register.stale_line": {"zh": "- R{number} {name}（{days} 天）", "en": "- R{number} {name} ({days} days)"},
+    "event.register.triggered": {"zh": "由互保风险清单触发", "en": "triggered from the risk register"},
+}
