@@ -95,6 +95,8 @@ class EscalationMessages:
         ids: list[str | None] = []
         if Audience.OWNER in step.audience:
             ids.append(risk.owner_id)
+            if step.step == RESPOND and step.repeat == 1:  # the first step also calls whoever is on duty
+                ids.append(await sweep_sql.on_duty(tx, risk.group_id))
         if Audience.PARTNER in step.audience:
             ids.extend(partners_of(risk.owner_id, members))
         if Audience.LEADER in step.audience:

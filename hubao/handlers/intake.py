@@ -39,6 +39,7 @@ from hubao.bot.router import LEVEL_WORDS, Args, CommandContext, Level, Role, Rou
 from hubao.bot.sanitize import clean_line, clean_word
 from hubao.handlers.access import enqueue_messages
 from hubao.handlers.common import MAX_CONTENT
+from hubao.handlers.duty import on_duty
 from hubao.handlers.risks import create_risk
 from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import admin as admin_store
@@ -456,7 +457,7 @@ class Intake:
         await self._tell(session, ctx, f"alert:{group.id}:{risk.id}:resolved:{risk.clock_epoch}", "intake.from_alert")
 
     async def _owner(self, session: AsyncSession, group: Group, wanted: str | None, *, strict: bool) -> User:
-        """The named member, else the leader, else the first member."""
+        """The named member, else whoever is on duty, else the leader, else the first member."""
         roster = await repo.members(session, group.id or 0)
         if wanted:
             found = _find_member(roster, wanted)
@@ -464,8 +465,10 @@ class Intake:
                 return User(found.user_id, found.name)
             if strict:
                 raise IntakeError(422, "invalid", "owner is not a member of this group")
+        duty = await on_duty(session, group.id or 0)
+        on_call = next((m for m in roster if m.user_id == duty), None) if duty else None
         leader = next((m for m in roster if m.user_id == group.leader_id), None)
-        chosen = leader or (roster[0] if roster else None)
+        chosen = on_call or leader or (roster[0] if roster else None)
         if chosen is None:
             raise IntakeError(422, "invalid", "the group has no members to own the risk")
         return User(chosen.user_id, chosen.name)

@@ -26,6 +26,7 @@ EventRow = tuple[int, int, str, str, str]
 
 _MEMBERS_KEY = "sweep.members"
 _ADMINS_KEY = "sweep.admins"
+_DUTY_KEY = "sweep.duty"
 
 
 def _any_of(tx: Tx, column: str, values: Collection[int]) -> tuple[str, list[Any]]:
@@ -88,6 +89,16 @@ async def admin_ids(tx: Tx) -> list[str]:
         rows = await tx.fetch("SELECT user_id FROM bot_admins ORDER BY user_id")
         admins = tx.info[_ADMINS_KEY] = [row[0] for row in rows]
     return list(admins)
+
+
+async def on_duty(tx: Tx, group_id: int) -> str | None:
+    """Who is on duty in the group (``duty_rosters``), if it keeps a rotation; once per transaction."""
+    known: dict[int, str | None] = tx.info.setdefault(_DUTY_KEY, {})
+    if group_id not in known:
+        row = await tx.fetchrow("SELECT members, position FROM duty_rosters WHERE group_id = ?", group_id)
+        people = list(tx.json_value(row[0]) or []) if row is not None else []
+        known[group_id] = str(people[int(row[1]) % len(people)]) if row is not None and people else None
+    return known[group_id]
 
 
 # -- writes --------------------------------------------------------------------------------------

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
+
 from hubao.console import ConsoleSession
+from hubao.handlers.intake import issue_token
+from hubao.storage import repo
 from hubao.storage.models import DutyRoster, RiskEvent, Timer
 from tests.handlers.console_text import rows
+from tests.harness import serve
 
 
 async def _group(console: ConsoleSession) -> None:
@@ -83,3 +88,31 @@ async def test_english_locale_describes_the_rotation(make_console: Any) -> None:
     await _group(console)
     (reply,) = await console.say("alice", "/duty set @bob @carol every day 09:00")
     assert "On duty: bob" in reply and "Rotation: every day at 09:00" in reply
+
+
+async def test_on_duty_member_owns_intake_risks_and_is_called_at_the_first_escalation_step(
+    console: ConsoleSession,
+) -> None:
+    await _group(console)
+    await console.say("alice", "/duty set @carol @dave")
+    async with console.app.db.transaction() as session:
+        group = await repo.get_group(session, "console", "demo")
+        assert group is not None and group.id is not None
+        token, _ = await issue_token(session, group.id, "console:root", console.clock.now())
+    server = await serve(console.app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = str(server.make_url(f"/api/v1/groups/{group.id}/risks"))
+            async with http.post(url, json={"text": "SKU-118 库存低于阈值"},
+                                 headers={"Authorization": f"Bearer {token}"}) as response:  # fmt: skip
+                assert response.status == 201
+                assert (await response.json())["owner"] == "console:carol"  # on duty, not the leader alice
+    finally:
+        await server.close()
+    await console.app.deliver()
+    await console.say("bob", "/risk 合同未盖章 @bob")
+    pings = await console.advance("61m")
+    (ping,) = [p for p in pings if "合同未盖章" in p]
+    assert ping.startswith("bot: @bob @carol ")  # the owner, then whoever is on duty
+    (card,) = [p for p in pings if "SKU-118" in p]
+    assert card.startswith("bot: @carol ")  # on duty and owner: called once
