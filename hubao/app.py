@@ -35,6 +35,7 @@ from hubao.handlers import admin as admin_handlers
 from hubao.handlers import assessment as assessment_handlers
 from hubao.handlers import duty as duty_handlers
 from hubao.handlers import export as export_handlers
+from hubao.handlers import goals as goal_handlers
 from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
 from hubao.handlers import intake, weekly
@@ -106,6 +107,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(export_handlers.router(config))
     table.include(assessment_handlers.router(config))
     table.include(register_handlers.router(config, calendar_for=calendars))
+    table.include(goal_handlers.router(config))
     table.include(web_commands.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))

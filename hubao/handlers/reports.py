@@ -22,7 +22,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Format, Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers import register
+from hubao.handlers import goals, register
 from hubao.handlers.common import group_id, group_zone, level_label, local_time, person, roster
 from hubao.handlers.metrics import Figures, MemberFigures, Period, PointRules, compute, group_figures
 from hubao.storage import repo
@@ -318,6 +318,8 @@ async def weekly_summaries(
             names = {m.user_id: User(m.user_id, m.name) for m in rows}
             active = [m.user_id for m in rows if m.active]
             text = render_summary(group, current_figures[gid], previous_figures[gid], names, active, t, zone)
+            if extra := await goals.weekly_lines(session, gid, current_figures[gid].period, now, t, zone):
+                text += "\n\n" + "\n".join(extra)
             if extra := await register.stale_lines(session, gid, config, now, t):
                 text += "\n\n" + "\n".join(extra)
             if (url := await web_links.group_link(await Tx.over(session), config, gid, now)) is not None:
@@ -419,6 +421,8 @@ def router(config: Config) -> Router:
             ),
             t("summary.on_time", rate=rate_text(figures.on_time_rate, t), d_rate=""),
             t("summary.collab", rate=rate_text(figures.collaboration_rate, t), d_rate=""),
+            "- " + goals.rate_line(await goals.figures_of(ctx.store.session, group_id(ctx.group), named.period,
+                                                          ctx.clock.now()), t),
             "",
             t("summary.section_reminders"),
             reminder_line(figures, names, active, t),

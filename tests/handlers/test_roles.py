@@ -82,6 +82,11 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "register edit": ({LEADER}, "/register edit R1 !高"),
     "register remove": ({LEADER}, "/register remove R1"),
     "register trigger": (MEMBERS_ONLY, "/register trigger R1"),
+    "goal": (MEMBERS_ONLY, "/goal"),
+    "goal list": (MEMBERS_ONLY, "/goal list"),
+    "goal add": ({LEADER}, "/goal add 季度目标 due:2027-03-31"),
+    "goal done": (MEMBERS_ONLY, "/goal done G1"),
+    "goal drop": ({LEADER}, "/goal drop G1"),
 }
 
 TABLE = build_router(read_config(None, environ={}))

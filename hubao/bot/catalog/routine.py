@@ -50,3 +50,48 @@ MESSAGES: dict[str, dict[str, str]] = {
     "register.stale_line": {"zh": "- R{number} {name}（{days} 天）", "en": "- R{number} {name} ({days} days)"},
     "event.register.triggered": {"zh": "由互保风险清单触发", "en": "triggered from the risk register"},
 }
+
+MESSAGES.update({
+    # --- goals and 目标达成率 ---
+    "help.goal": {"zh": "互保小组目标与目标达成率", "en": "group goals and the goal achievement rate"},
+    "help.goal_add": {"zh": "设定小组目标（组长、管理员）", "en": "set a group goal (leader, admin)"},
+    "help.goal_done": {"zh": "目标已达成", "en": "mark a goal achieved"},
+    "help.goal_drop": {"zh": "放弃目标（组长、管理员）", "en": "drop a goal (leader, admin)"},
+    "help.goal_list": {"zh": "目标列表与本季度目标达成率", "en": "the goals and this quarter's achievement rate"},
+    "example.goal add": {"zh": "/goal add 本季度完成全部服务的回滚演练 due:2026-12-31 @bob",
+                         "en": "/goal add rollback drill for every service due:2026-12-31 @bob"},
+    "goals.subcommands": {
+        "zh": "可用：/goal list · /goal add <目标> [due:<日期>] [@负责人] · /goal done <Gn> [说明] · "
+        "/goal drop <Gn> [原因]",
+        "en": "use: /goal list · /goal add <goal> [due:<date>] [@owner] · /goal done <Gn> [note] · "
+        "/goal drop <Gn> [reason]",
+    },
+    "goals.empty": {"zh": "还没有小组目标。组长可用 /goal add 设定。", "en": "No group goals yet. The leader sets "
+                    "them with /goal add."},
+    "goals.title": {"zh": "{group} · 小组目标（{count} 个）", "en": "{group} · group goals ({count})"},
+    "goals.line": {"zh": "G{number} {text} · {owner} · 截止 {due} · {status}", "en": "G{number} {text} · {owner} · "
+                   "due {due} · {status}"},
+    "goals.no_due": {"zh": "未定", "en": "none"},
+    "goals.status_open": {"zh": "进行中", "en": "open"},
+    "goals.status_overdue": {"zh": "已过期", "en": "past due"},
+    "goals.status_done": {"zh": "已达成", "en": "achieved"},
+    "goals.status_dropped": {"zh": "已放弃", "en": "dropped"},
+    "goals.added": {"zh": "已设定目标 G{number}：{text}\n负责人：{owner} · 截止：{due}", "en": "Goal G{number} set: "
+                    "{text}\nOwner: {owner} · due: {due}"},
+    "goals.done": {"zh": "🎯 目标 G{number} 已达成：{text}", "en": "🎯 Goal G{number} achieved: {text}"},
+    "goals.done_late": {"zh": "目标 G{number} 已完成（晚于截止时间，不计入达成率）：{text}",
+                        "en": "Goal G{number} done (after its due time, so not counted as achieved): {text}"},
+    "goals.dropped": {"zh": "已放弃目标 G{number}：{text}", "en": "Goal G{number} dropped: {text}"},
+    "goals.already_closed": {"zh": "目标 G{number} 已经是「{status}」。", "en": "Goal G{number} is already {status}."},
+    "goals.need_number": {"zh": "请写目标编号，例如 G1。", "en": "Name the goal, e.g. G1."},
+    "goals.not_found": {"zh": "没有目标 G{number}。", "en": "There is no goal G{number}."},
+    "goals.rate": {"zh": "目标达成率：{rate}（按期达成 {achieved} / 到期 {due}）", "en": "Goal achievement rate: "
+                   "{rate} ({achieved} achieved by their due time / {due} due)"},
+    "goals.rate_before": {"zh": "（上期 {rate}）", "en": " (before: {rate})"},
+    "goals.this_quarter": {"zh": " · 本季度", "en": " · this quarter"},
+    "goals.section": {"zh": "**小组目标**", "en": "**Group goals**"},
+    "goals.soon_line": {"zh": "- 即将到期 G{number} {text} · {owner} · {due}", "en": "- due soon G{number} {text} · "
+                        "{owner} · {due}"},
+    "goals.overdue_line": {"zh": "- 已过期 G{number} {text} · {owner} · {due}", "en": "- past due G{number} {text} · "
+                           "{owner} · {due}"},
+})
