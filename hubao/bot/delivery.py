@@ -160,6 +160,13 @@ class RetryPolicy:
 Plan = Callable[[Sequence["OutboxItem"], int], tuple[int, int]]
 
 
+def window_of(limit: SendLimit) -> timedelta:
+    """The window a channel's sends are counted in: the platform's, with a margin. A send is
+    counted when it is claimed; the platform counts it when it arrives, a little later and not
+    always equally later (sends in a burst go one after another)."""
+    return timedelta(seconds=limit.per * 1.02 + 0.05)
+
+
 def window_slots(recent: Sequence[datetime], now: datetime, limit: SendLimit) -> tuple[list[datetime], int]:
     """A channel's sends still inside the window, and how many more it may make now.
 
@@ -168,7 +175,7 @@ def window_slots(recent: Sequence[datetime], now: datetime, limit: SendLimit) ->
     a 20/min robot), which platforms that count per window (WeCom 45009, DingTalk 130101 and a
     10-minute block) answer with an error.
     """
-    start = now - timedelta(seconds=limit.per)
+    start = now - window_of(limit)
     inside = sorted(t for t in recent if t > start)
     return inside, max(max(int(limit.rate), 1) - len(inside), 0)
 
@@ -178,7 +185,7 @@ def window_ready(recent: Sequence[datetime], now: datetime, limit: SendLimit) ->
     capacity = max(int(limit.rate), 1)
     if len(recent) < capacity:
         return now
-    return sorted(recent)[len(recent) - capacity] + timedelta(seconds=limit.per)
+    return sorted(recent)[len(recent) - capacity] + window_of(limit)
 
 
 def parse_rate(text: str) -> SendLimit:
@@ -620,8 +627,9 @@ class Deliverer:
                 await self.store.dead(item, now, error)
                 log.error("outbox %s dead after %d attempts: %s", item.key, attempts, error[:200])
                 continue
-            # After a "wait" answer the channel's hold keeps the item (and its place) back.
             delay = self.retry_policy.delay(attempts, self._rng)
+            if retry_after is not None:  # (it keeps its place: a channel's queue is in creation order)
+                delay = max(delay, timedelta(seconds=retry_after))
             self._observe(key.platform, "retry")
             await self.store.retry(item, now + delay, error)
             log.warning(
