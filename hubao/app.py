@@ -40,6 +40,7 @@ from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
 from hubao.handlers import intake, weekly
 from hubao.handlers import meetings as meeting_handlers
+from hubao.handlers import pledge as pledge_handlers
 from hubao.handlers import register as register_handlers
 from hubao.handlers import reports as report_handlers
 from hubao.handlers import risks as risk_handlers
@@ -108,6 +109,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(assessment_handlers.router(config))
     table.include(register_handlers.router(config, calendar_for=calendars))
     table.include(goal_handlers.router(config))
+    table.include(pledge_handlers.router(config))
     table.include(web_commands.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))

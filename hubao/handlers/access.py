@@ -17,7 +17,9 @@ from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.dispatch import RiskNotFound
 from hubao.bot.events import InboundEvent, OutboundMessage, User
+from hubao.bot.i18n import Catalog
 from hubao.bot.router import Role
+from hubao.handlers import pledge
 from hubao.storage import records, repo
 from hubao.storage.db import Database
 from hubao.storage.records import GroupRow, MemberRow
@@ -50,7 +52,10 @@ class StoreBackend:
 
     async def enroll(self, tx: Tx, group: GroupRow, user: User) -> None:
         if self.config.bot.auto_join:
+            joining = user.id not in await records.roster(tx, group.id)
             await records.enrol(tx, group.id, user.id, user.name, self.clock.now())
+            if joining:  # a newcomer is asked to confirm the group's pledge, if it has one
+                await pledge.ask_new_member(tx, group, user, self.clock.now(), Catalog(self.locale_of(group)))
         elif user.name:
             member = (await records.roster(tx, group.id)).get(user.id)
             if member is not None and member.name != user.name:

@@ -15,6 +15,7 @@ from hubao.bot.router import CommandContext, CommandSpec, Role, Router, describe
 
 ALL_WORDS = ("all", "全部")
 ADMIN_WORDS = ("admin", "管理")
+TOPICS = {"责任": "help.topic_liability", "liability": "help.topic_liability"}  # /help 责任: the pledge's rule
 
 
 def router(table: Router) -> Router:
@@ -41,6 +42,9 @@ def router(table: Router) -> Router:
             ctx.reply("\n".join([t("help.admin_title"), *lines]))
         else:
             spec = table.get(" ".join(words[:2])) or table.get(words[0])
+            if spec is None and words[0] in TOPICS:
+                ctx.reply(t(TOPICS[words[0]]))
+                return
             if spec is None:
                 ctx.reply(t("help.unknown", word=ctx.args.words[0][:32]) + "\n" + t("help.more"))
                 return

@@ -24,6 +24,7 @@ from hubao.handlers.common import (
     risk_buttons,
     risk_summary,
 )
+from hubao.handlers.pledge import liability_line
 from hubao.scheduler.calendar import ALWAYS, Calendar, Holidays, parse_work_hours
 from hubao.scheduler.escalation import RiskView, due_at
 from hubao.scheduler.policy import Policy, policy_for
@@ -243,8 +244,11 @@ def router(
         lines.append(ctx.t("risk.line_reporter", reporter=reporter.display, at=local_time(risk.created_at, zone)))
         if risk.resolution:
             lines.append(ctx.t("risk.line_resolution", note=risk.resolution))
+        events = await repo.risk_events(ctx.store.session, risk.id)
+        if evidence := liability_line(events, names, ctx.t, zone):
+            lines.append(evidence)  # the 互保责任书's rule rests on it
         lines.append(ctx.t("risk.timeline"))
-        for event in await repo.risk_events(ctx.store.session, risk.id):
+        for event in events:
             actor = ctx.t("actor.system") if event.actor_id == "system" else person(event.actor_id, names).display
             detail = describe_event(event.kind, event.data, names, ctx, zone)
             lines.append(f"  {local_time(event.at, zone)} {actor} {detail}")

@@ -87,6 +87,9 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "goal add": ({LEADER}, "/goal add 季度目标 due:2027-03-31"),
     "goal done": (MEMBERS_ONLY, "/goal done G1"),
     "goal drop": ({LEADER}, "/goal drop G1"),
+    "admin pledge": ({LEADER}, "/admin pledge 发现风险及时提醒，知情不报者担责"),
+    "pledge": (MEMBERS_ONLY, "/pledge"),
+    "pledge confirm": (MEMBERS_ONLY, "/pledge confirm"),
 }
 
 TABLE = build_router(read_config(None, environ={}))

@@ -95,3 +95,38 @@ MESSAGES.update({
     "goals.overdue_line": {"zh": "- 已过期 G{number} {text} · {owner} · {due}", "en": "- past due G{number} {text} · "
                            "{owner} · {due}"},
 })
+
+MESSAGES.update({
+    # --- the pledge (互保责任书) ---
+    "help.admin_pledge": {"zh": "设定本组互保责任书（组长、管理员）", "en": "set the group's mutual-guarantee "
+                          "pledge (leader, admin)"},
+    "help.pledge": {"zh": "查看互保责任书与确认情况", "en": "the pledge and who has confirmed it"},
+    "help.pledge_confirm": {"zh": "确认互保责任书", "en": "confirm the pledge"},
+    "example.admin pledge": {"zh": "/admin pledge 发现风险 1 小时内提醒伙伴；收到提醒 1 小时内响应；知情不报者担责。",
+                             "en": "/admin pledge remind your partner within 1 hour of seeing a risk; answer a "
+                             "reminder within 1 hour; whoever knew and kept silent is liable."},
+    "pledge.none": {"zh": "本组还没有互保责任书。组长可用 /admin pledge <内容> 设定。",
+                    "en": "This group has no pledge yet. The leader sets one with /admin pledge <text>."},
+    "pledge.set": {"zh": "📜 互保责任书已更新：\n{text}\n请每位成员发送 /pledge confirm（/确认责任书）确认。",
+                   "en": "📜 The group's pledge is set:\n{text}\nEveryone, please confirm with /pledge confirm."},
+    "pledge.title": {"zh": "{group} · 互保责任书（{by} 于 {at} 设定）", "en": "{group} · pledge (set by {by}, {at})"},
+    "pledge.confirmed_title": {"zh": "已确认 {count}/{total}：", "en": "Confirmed {count}/{total}:"},
+    "pledge.confirmed_line": {"zh": "- {name}（{at}）", "en": "- {name} ({at})"},
+    "pledge.waiting": {"zh": "未确认：{names}", "en": "Not yet confirmed: {names}"},
+    "pledge.thanks": {"zh": "{name} 已确认互保责任书（{at}）。", "en": "{name} confirmed the pledge ({at})."},
+    "pledge.already": {"zh": "你已在 {at} 确认过本版责任书。", "en": "You confirmed this pledge at {at}."},
+    "pledge.welcome": {"zh": "欢迎 {name}！本组有互保责任书，请先用 /pledge 阅读，再发送 /pledge confirm 确认。",
+                       "en": "Welcome, {name}! This group has a pledge: read it with /pledge and confirm it with "
+                       "/pledge confirm."},
+    "pledge.evidence_reminded": {"zh": "责任依据：{reporter} 于 {at} 提醒 {owner}", "en": "Liability record: "
+                                 "{reporter} reminded {owner} at {at}"},
+    "pledge.evidence_acked": {"zh": "；{who} 于 {at} 确认", "en": "; acknowledged by {who} at {at}"},
+    "pledge.evidence_unacked": {"zh": "；尚无人确认", "en": "; not acknowledged yet"},
+    "help.topic_liability": {
+        "zh": "互保责任规则：发现风险并及时提醒（/risk）的成员不承担责任，知情不报、沉默不提醒的成员承担责任。"
+        "每条提醒的提醒人、时间、被提醒人与确认人都记录在 /show 的时间线和导出表中，作为依据。",
+        "en": "The pledge's liability rule: a member who reminded in time (/risk) is not liable; a member who knew "
+        "and kept silent is. Who reminded whom and when, and who acknowledged, is recorded for every risk in /show "
+        "and the export as the evidence.",
+    },
+})
