@@ -43,6 +43,7 @@ from hubao.handlers import meetings as meeting_handlers
 from hubao.handlers import pledge as pledge_handlers
 from hubao.handlers import register as register_handlers
 from hubao.handlers import reports as report_handlers
+from hubao.handlers import requests as request_handlers
 from hubao.handlers import risks as risk_handlers
 from hubao.handlers.access import StoreBackend
 from hubao.handlers.escalation import EscalationMessages
@@ -103,6 +104,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(risk_handlers.router(config, calendar_for=calendars, is_workday=calendars.holidays.is_workday))
     table.include(meeting_handlers.router(config, calendar_for=calendars))
     table.include(duty_handlers.router(config, calendar_for=calendars))
+    table.include(request_handlers.router(config, calendar_for=calendars, table=table))
     table.include(report_handlers.router(config))
     table.include(incident_handlers.router(config))
     table.include(export_handlers.router(config))

@@ -86,7 +86,24 @@ class EscalationMessages:
                 lane=Lane.URGENT,
             )
             out.append((step_key(risk, step) + ":chat", post))
+        if step.step != RESPOND and step.repeat == 1 and (asked := await sweep_sql.asker_of(tx, risk.id)):
+            asker, requested_by = asked
+            known = {m.user_id: User(m.user_id, m.name) for m in await sweep_sql.members(tx, asker.id)}
+            back = self.overdue_back(risk, group, asker, person(requested_by, known))
+            out.append((step_key(risk, step) + ":asker", back))
         return out
+
+    def overdue_back(
+        self, risk: RiskRecord, group: GroupRecord, asker: GroupRecord, requester: User
+    ) -> OutboundMessage:
+        """A cross-group request passed its resolve window: the asking group hears it once."""
+        t = self.catalog(asker)
+        zone = group_zone(asker, self.config)
+        text = t("request.back_overdue", ref=f"{group.name}#{risk.number}", content=risk.content,
+                 due=local_time(risk.resolve_by, zone))  # fmt: skip
+        return OutboundMessage(
+            platform=asker.platform, chat_id=asker.chat_id, text=text, mentions=(requester,), lane=Lane.URGENT,
+        )  # fmt: skip
 
     async def recipients(
         self, tx: Tx, risk: RiskRecord, group: GroupRecord, step: Step, members: Sequence[MemberRow]

@@ -37,6 +37,7 @@ from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import LEVEL_WORDS, Args, CommandContext, Level, Role, Router, UsageError
 from hubao.bot.sanitize import clean_line, clean_word
+from hubao.handlers import requests
 from hubao.handlers.access import enqueue_messages
 from hubao.handlers.common import MAX_CONTENT
 from hubao.handlers.duty import on_duty
@@ -46,7 +47,7 @@ from hubao.storage import admin as admin_store
 from hubao.storage import repo
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Member, Risk
-from hubao.storage.records import GroupRecord, RiskRecord
+from hubao.storage.records import GroupRecord, RiskRecord, RiskRow
 from hubao.storage.tx import Tx
 
 log = logging.getLogger("hubao.intake")
@@ -158,9 +159,10 @@ class RiskRequest:
     due: str | None = None
     urgent: bool = False
     key: str | None = None
+    target: str | None = None  # another group's name: a cross-group request from this group
 
 
-RISK_FIELDS = frozenset({"text", "level", "owner", "tags", "due", "urgent", "key"})
+RISK_FIELDS = frozenset({"text", "level", "owner", "tags", "due", "urgent", "key", "target"})
 
 
 def parse_risk_request(data: Any, header_key: str | None = None) -> RiskRequest:
@@ -187,6 +189,11 @@ def parse_risk_request(data: Any, header_key: str | None = None) -> RiskRequest:
     key = data.get("key", header_key)
     if key is not None and (not isinstance(key, str) or not _KEY.match(key)):
         raise IntakeError(422, "invalid", "key must be 1-200 printable ASCII characters")
+    target = data.get("target")
+    if target is not None and (not isinstance(target, str) or not 0 < len(target) <= 128):
+        raise IntakeError(422, "invalid", "target must be the name of a registered group")
+    if target is not None and owner is not None:
+        raise IntakeError(422, "invalid", "a request to another group is owned by its on-duty member: drop owner")
     return RiskRequest(
         text=text,
         level=Level.HIGH if urgent else level,
@@ -195,6 +202,7 @@ def parse_risk_request(data: Any, header_key: str | None = None) -> RiskRequest:
         due=clean_word(due) if due else None,
         urgent=urgent,
         key=key,
+        target=clean_line(target, 128) if target else None,
     )
 
 
@@ -235,6 +243,7 @@ class Alert:
     owner: str | None
     tags: tuple[str, ...]
     starts_at: str
+    target: str | None = None  # label or annotation ``target``: a request to that group
 
 
 def parse_alertmanager(data: Any) -> list[Alert]:
@@ -275,6 +284,7 @@ def _alert(item: Any, index: int) -> Alert:
     text = f"{name}: {summary}" if name and summary else name or summary or f"alert {fingerprint}"
     severity = (labels.get("severity") or labels.get("priority") or "").lower()
     owner = labels.get("owner") or annotations.get("owner") or None
+    target = labels.get("target") or annotations.get("target") or None
     tag = clean_word(name)
     return Alert(
         firing=status == "firing",
@@ -284,6 +294,7 @@ def _alert(item: Any, index: int) -> Alert:
         owner=clean_word(owner)[:160] if owner else None,
         tags=(tag,) if _TAG.match(tag) else (),
         starts_at=starts_at,
+        target=clean_line(target, 128) if target else None,
     )
 
 
@@ -385,10 +396,17 @@ class Intake:
                         earlier = await session.get(Risk, ref.risk_id)
                         assert earlier is not None
                         return 200, {"duplicate": True, **_risk_json(earlier)}
+                message_id = f"api:{wanted.key or secrets.token_hex(8)}"
+                if wanted.target is not None:
+                    args = Args(level=wanted.level, tags=wanted.tags, due=wanted.due, words=(wanted.text,))
+                    risk = await self._request(session, group, wanted.target, args, message_id, "api", wanted.urgent)
+                    if wanted.key is not None:
+                        now = self.services.clock.now()
+                        await admin_store.link_ref(session, group_id, "api", wanted.key, risk.id or 0, now)
+                    return 201, _risk_json(risk)
                 owner = await self._owner(session, group, wanted.owner, strict=True)
                 args = Args(users=(owner,), level=wanted.level, tags=wanted.tags, due=wanted.due,
                             words=(wanted.text,))  # fmt: skip
-                message_id = f"api:{wanted.key or secrets.token_hex(8)}"
                 ctx = await self._context(session, group, API_ACTOR, args, message_id, "risk")
                 try:
                     risk = await create_risk(
@@ -421,7 +439,9 @@ class Intake:
                     created.append(number)
                 elif not alert.firing and live:
                     assert risk is not None
-                    await self._resolve_alert(session, group, alert, risk)
+                    # a request raised by this group's alert lives in the group it went to
+                    owner_group = group if risk.group_id == group.id else await _group(session, risk.group_id)
+                    await self._resolve_alert(session, owner_group, alert, risk)
                     resolved.append(risk.number)
                 else:
                     unchanged += 1
@@ -429,7 +449,36 @@ class Intake:
                  len(resolved), unchanged)  # fmt: skip
         return {"created": created, "resolved": resolved, "unchanged": unchanged}
 
+    async def _request(
+        self, session: AsyncSession, asker: Group, target_name: str, args: Args, message_id: str, source: str,
+        urgent: bool = False,
+    ) -> RiskRow:
+        """A cross-group request from ``asker`` (the token's group) to the group named ``target_name``."""
+        en = Catalog("en")
+        try:
+            target = await requests.find_group(session, target_name)
+            if target is None:
+                raise IntakeError(422, "invalid", f"no group is called {target_name[:40]!r}")
+            level = args.level.value if args.level else "medium"
+            return await requests.open_request(
+                await Tx.over(session), config=self.config, clock=self.services.clock,
+                calendar_for=self._calendar_for(), risk_spec=self.services.router.get("risk"), asker=asker,
+                target=target, requester=API_ACTOR if source == "api" else ALERT_ACTOR, args=args,
+                level="high" if urgent else level, message_id=message_id, source=source, urgent=urgent,
+            )  # fmt: skip
+        except requests.RequestRefused as exc:
+            raise IntakeError(403, "refused", en(exc.key, **exc.fields)) from None
+        except UsageError as exc:
+            raise IntakeError(422, "invalid", exc.detail or "text is required") from None
+
     async def _open_alert(self, session: AsyncSession, group: Group, alert: Alert) -> int:
+        if alert.target is not None:
+            args = Args(level=alert.level, tags=alert.tags, words=(alert.text,))
+            message_id = f"alert:{alert.fingerprint}:{alert.starts_at}"
+            risk = await self._request(session, group, alert.target, args, message_id, "alert")
+            now = self.services.clock.now()
+            await admin_store.link_ref(session, group.id or 0, "alert", alert.fingerprint, risk.id or 0, now)
+            return risk.number
         owner = await self._owner(session, group, alert.owner, strict=False)
         args = Args(users=(owner,), level=alert.level, tags=alert.tags, words=(alert.text,))
         ctx = await self._context(

@@ -11,6 +11,7 @@ from hubao.bot.events import Lane, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
 from hubao.bot.timeparse import DeadlineError, explain_deadline, format_duration, parse_deadline, parse_duration
+from hubao.handlers import cross_links
 from hubao.handlers.assessment import Assessment, assessment_text, level_of, read_assessment
 from hubao.handlers.assessment import event_text as assessed_event_text
 from hubao.handlers.common import (
@@ -228,16 +229,30 @@ def router(
             total = await records.count_risks(ctx.store, gid, statuses, owner_id=owner_id, overdue_at=overdue_at)
         names = await _names(ctx)
         text = render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total)
+        if scope in ("open", "all", "overdue"):  # requests this group sent, apart from its own risks
+            section = await cross_links.outgoing_section(
+                ctx.store.session, ctx.group, config, ctx.t, now, open_only=scope != "all",
+                overdue_only=scope == "overdue",
+            )  # fmt: skip
+            if section:
+                text += "\n\n" + section
         if (url := await web_links.group_link(ctx.store, config, gid, now)) is not None:
             text += "\n" + ctx.t("web.footer", url=url)  # the board, to look at
         ctx.reply(text)
 
-    @r.command("show", aliases=["详情"], roles=Role.MEMBER, usage="/show <#n>", summary="help.show", everyday=True)
+    @r.command(
+        "show", aliases=["详情"], roles=Role.MEMBER, usage="/show [#n] [group#n]", summary="help.show", everyday=True
+    )
     async def show(ctx: Ctx) -> None:
+        if ctx.args.risk is None:  # 仓储组#3: a request this group sent to another group
+            await _show_request(ctx)
+            return
         risk = await _risk(ctx)
         names = await _names(ctx)
         zone = group_zone(ctx.group, config)
         lines = [risk_summary(risk, names, ctx.t, zone)]
+        if (origin := await cross_links.origin_line(ctx.store.session, risk.id, ctx.t, zone)) is not None:
+            lines.append(origin)
         if assessed := assessment_text(risk, ctx.t):
             lines.append(ctx.t("assess.line", assessment=assessed))
         reporter = person(risk.reporter_id, names)
@@ -253,6 +268,30 @@ def router(
             detail = describe_event(event.kind, event.data, names, ctx, zone)
             lines.append(f"  {local_time(event.at, zone)} {actor} {detail}")
         ctx.reply("\n".join(lines), buttons=risk_buttons(risk, ctx.t))
+
+    async def _show_request(ctx: Ctx) -> None:
+        """The linked timeline, read from the group that owns the request's risk."""
+        found = cross_links.parse_reference(ctx.args.text)
+        if found is None:
+            raise UsageError(ctx.args.text[:40])
+        session = ctx.store.session
+        shown = await cross_links.outgoing_risk(session, group_id(ctx.group), *found)
+        if shown is None:
+            ctx.reply(ctx.t("request.no_such", ref=ctx.args.text[:40]))
+            return
+        _link, risk, target = shown
+        names = await cross_links.names_of(session, [target.id or 0, group_id(ctx.group)])
+        zone = group_zone(ctx.group, config)
+        lines = [ctx.t("request.show_title", ref=cross_links.reference(target.name, risk.number)),
+                 risk_summary(risk, names, ctx.t, zone)]  # fmt: skip
+        if risk.resolution:
+            lines.append(ctx.t("risk.line_resolution", note=risk.resolution))
+        lines.append(ctx.t("risk.timeline"))
+        for event in await repo.risk_events(session, risk.id):
+            actor = ctx.t("actor.system") if event.actor_id == "system" else person(event.actor_id, names).display
+            detail = describe_event(event.kind, event.data, names, ctx, zone)
+            lines.append(f"  {local_time(event.at, zone)} {actor} {detail}")
+        ctx.reply("\n".join(lines))
 
     return r
 
@@ -431,6 +470,8 @@ async def _save(ctx: Ctx, risk: RiskRow, kind: str, data: dict[str, object], *ch
         data=data,
         message_id=ctx.event.message_id,
     )
+    await cross_links.mirror(ctx.store.session, ctx.t, risk, kind, data, ctx.event.sender, ctx.clock.now(),
+                             ctx.event.message_id)  # fmt: skip
 
 
 async def _names(ctx: Ctx) -> dict[str, User]:

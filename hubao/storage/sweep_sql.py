@@ -101,6 +101,19 @@ async def on_duty(tx: Tx, group_id: int) -> str | None:
     return known[group_id]
 
 
+async def asker_of(tx: Tx, risk_id: int) -> tuple[GroupRow, str] | None:
+    """For a cross-group request: the group that asked and who asked; None for other risks."""
+    columns = ", ".join(f"g.{c.strip()}" for c in _GROUP_COLUMNS.split(","))
+    row = await tx.fetchrow(
+        f"SELECT {columns}, c.requested_by FROM cross_requests c JOIN groups g ON g.id = c.from_group_id "
+        "WHERE c.risk_id = ?",
+        risk_id,
+    )
+    if row is None:
+        return None
+    return GroupRow.of(tx, row[:-1]), str(row[-1])
+
+
 # -- writes --------------------------------------------------------------------------------------
 
 

@@ -50,6 +50,8 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "duty set": ({LEADER}, "/duty set @member_a @reporter_a"),
     "duty swap": ({LEADER}, "/duty swap @member_a @reporter_a"),
     "duty off": ({LEADER}, "/duty off"),
+    "request": (MEMBERS_ONLY, "/request 另一组 请协助盘点"),
+    "admin requests": ({ADMIN}, "/admin requests deny 另一组"),
     "summary": (MEMBERS_ONLY, "/summary"),
     "stats": (MEMBERS_ONLY, "/stats"),
     "points": (MEMBERS_ONLY, "/points"),
