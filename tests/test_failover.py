@@ -2,8 +2,8 @@
 HTTP callbacks against a stand-in Feishu API (5 messages/s per chat, de-duplication by ``uuid``
 as Feishu does, a slow answer so that sending takes a while).
 
-Risks in 100 groups fall due at once. While the instances send the pings, the one that has
-sent the most is killed with SIGKILL. Every due ping must reach the platform within 20 s of the
+Risks in 100 groups fall due at once and the instances share the sending. While they send the
+pings, the one that has sent the most is killed with SIGKILL. Every due ping must reach the platform within 20 s of the
 kill, none lost and none shown twice; the figures (delivered within 5 s / 20 s of the kill, lost,
 shown twice, each instance's share of the sending) are printed for docs/deploy.md.
 
@@ -245,6 +245,24 @@ async def test_a_sending_instance_killed_mid_batch_every_ping_arrives_within_20s
         assert figures["within_20s"] == len(outstanding) and settled_s <= 20
         assert len(per_chat) == GROUPS  # every group got its ping
         assert len(figures["share_per_instance"]) == INSTANCES  # the sending was spread
+    finally:
+        for server in servers:
+            await server.stop()
+        await feishu.close()
+
+
+async def test_sending_spreads_over_the_live_instances(tmp_path: Path, pg_url: str) -> None:
+    await _seed(pg_url, GROUPS, 1)
+    feishu = SharedFeishu()
+    await feishu.start()
+    servers = await _cluster(tmp_path, pg_url, feishu)
+    try:
+        async with asyncio.timeout(30):
+            while len({chat for _, _, chat, _ in feishu.posts}) < GROUPS:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        share = Counter(instance for _, instance, _, _ in feishu.posts)
+        print("SHARE", json.dumps({"groups": GROUPS, "pings": len(feishu.posts), "share_per_instance": dict(share)}))
+        assert len(share) == INSTANCES and min(share.values()) >= len(feishu.posts) // 10
     finally:
         for server in servers:
             await server.stop()
