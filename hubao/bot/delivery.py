@@ -101,10 +101,6 @@ class OutboxStore(Protocol):
         """Hand back to the queue the items whose claim lapsed (their worker died); their channels."""
         ...
 
-    async def next_lapse(self) -> datetime | None:
-        """When the earliest claim held by any worker lapses unless renewed."""
-        ...
-
     async def due(self, key: ChannelKey, now: datetime) -> ChannelDue | None:
         """When ``key`` can next send, or None when nothing is pending in it."""
         ...

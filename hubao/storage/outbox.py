@@ -1,7 +1,7 @@
 """The outbox table as the delivery worker sees it (implements bot.delivery.OutboxStore).
 
 The worker's statements run on the driver (see hubao.storage.tx): a backlog is sent at the
-platform's rate, one small transaction per send, and each must cost little. Every query that
+platform's rate, a few small transactions per round of sends, and each must cost little. Every query that
 reads a channel walks the ``ix_outbox_channel`` index from the channel's head, so its cost does
 not grow with the backlog.
 """
@@ -104,11 +104,6 @@ class SqlOutbox:
                     tx.when(now),
                 )
         return [ChannelDue(ChannelKey(p, c, ch), int(lane), now, int(first)) for p, c, ch, lane, first in rows]
-
-    async def next_lapse(self) -> datetime | None:
-        async with self.db.command() as tx:
-            row = await tx.fetchrow("SELECT MIN(claimed_until) FROM outbox WHERE state = 'sending'")
-        return Tx.moment(row[0]) if row else None
 
     async def due(self, key: ChannelKey, now: datetime) -> ChannelDue | None:
         args = (key.platform, key.chat_id, key.channel)
