@@ -40,6 +40,7 @@ from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
 from hubao.handlers import intake, weekly
 from hubao.handlers import meetings as meeting_handlers
+from hubao.handlers import personal as personal_handlers
 from hubao.handlers import pledge as pledge_handlers
 from hubao.handlers import register as register_handlers
 from hubao.handlers import reports as report_handlers
@@ -105,8 +106,9 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(meeting_handlers.router(config, calendar_for=calendars))
     table.include(duty_handlers.router(config, calendar_for=calendars))
     table.include(request_handlers.router(config, calendar_for=calendars, table=table))
+    table.include(personal_handlers.router(config))
     table.include(report_handlers.router(config))
-    table.include(incident_handlers.router(config))
+    table.include(incident_handlers.router(config, calendar_for=calendars))
     table.include(export_handlers.router(config))
     table.include(assessment_handlers.router(config))
     table.include(register_handlers.router(config, calendar_for=calendars))

@@ -10,6 +10,8 @@ asks the group for progress; when a whole interval passed without an update, the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,17 +25,23 @@ from hubao.bot.router import CommandContext, Role, Router, UsageError
 from hubao.bot.timeparse import format_duration
 from hubao.handlers.common import MAX_CONTENT, group_id, group_zone, local_time, person, roster
 from hubao.handlers.reports import catalog_for, span_text
+from hubao.handlers.risks import create_risk
 from hubao.scheduler import timers
+from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import reports as store
+from hubao.storage import routine as routine_store
 from hubao.storage.models import Group, Incident, IncidentEntry, Timer
+from hubao.storage.records import GroupRecord
 from hubao.storage.tx import Tx
 
 Ctx = CommandContext[Tx]
+CalendarFor = Callable[[GroupRecord], Calendar]
+DRILL_FLAGS = ("--drill", "—drill", "演练")
 TIMELINE_HEAD = 10
 TIMELINE_TAIL = 40
 
 
-def router(config: Config) -> Router:
+def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Router:
     r = Router()
 
     @r.command(
@@ -54,6 +62,24 @@ def router(config: Config) -> Router:
         summary="help.incident_start",
     )
     async def start(ctx: Ctx) -> None:
+        drill = bool(ctx.args.words) and ctx.args.words[0].lower() in DRILL_FLAGS
+        if drill:
+            ctx.args = replace(ctx.args, words=ctx.args.words[1:])
+            if not ctx.args.words:
+                raise UsageError(ctx.t("drill.need_scenario"))
+        await open_incident(ctx, drill=drill)
+
+    @r.command(
+        "incident drill",
+        aliases=["应急 演练", "应急 drill", "演练"],
+        roles=Role.LEADER | Role.ADMIN,
+        usage="/incident drill <scenario>",
+        summary="help.incident_drill",
+    )
+    async def drill(ctx: Ctx) -> None:
+        await open_incident(ctx, drill=True)
+
+    async def open_incident(ctx: Ctx, *, drill: bool) -> None:
         now = ctx.clock.now()
         gid = group_id(ctx.group)
         zone = group_zone(ctx.group, config)
@@ -70,6 +96,7 @@ def router(config: Config) -> Router:
             started_at=now,
             prompt_every_s=int(every.total_seconds()),
             open_slot=gid,
+            drill=drill,
         )
         try:
             async with ctx.store.session.begin_nested():
@@ -84,6 +111,9 @@ def router(config: Config) -> Router:
             )
         )
         await schedule_incident_prompt(ctx.store.session, incident, now + every)
+        if drill:  # a drill is announced to everyone too, but never as an emergency
+            ctx.reply(ctx.t("drill.started", title=title, every=format_duration(every)), mention_all=True)
+            return
         ctx.reply(
             ctx.t("incident.started", title=title, every=format_duration(every)), mention_all=True, lane=Lane.URGENT
         )
@@ -139,7 +169,32 @@ def router(config: Config) -> Router:
         entries = await store.incident_entries(ctx.store.session, incident.id or 0)
         names = await roster(ctx.store.session, ctx.group)
         text = render_timeline(incident, entries, names, ctx.t, group_zone(ctx.group, config))
-        ctx.reply(text, title=ctx.t("incident.timeline_title", title=incident.title), format=Format.MARKDOWN)
+        if incident.drill:
+            text += "\n\n" + ctx.t("drill.ask_findings")
+        title_key = "drill.timeline_title" if incident.drill else "incident.timeline_title"
+        ctx.reply(text, title=ctx.t(title_key, title=incident.title), format=Format.MARKDOWN)
+
+    @r.command(
+        "incident finding",
+        aliases=["应急 finding", "应急 问题", "演练 问题"],
+        roles=Role.MEMBER,
+        usage="/incident finding <text> [@owner] [!高/!中/!低] [due:<time>]",
+        summary="help.incident_finding",
+    )
+    async def finding(ctx: Ctx) -> None:
+        drill = await routine_store.latest_drill(ctx.store.session, group_id(ctx.group))
+        if drill is None:
+            ctx.reply(ctx.t("drill.none"))
+            return
+        text = _text(ctx)
+        level = ctx.args.level.value if ctx.args.level else "medium"
+        risk = await create_risk(ctx, config, calendar_for, level=level, urgent=False, source="drill")
+        ctx.store.session.add(
+            IncidentEntry(incident_id=drill.id or 0, at=ctx.clock.now(), actor_id=ctx.event.sender.id, kind="finding",
+                          text=text, data={"risk": risk.number})
+        )  # fmt: skip
+        card = ctx.out[-1]
+        ctx.out[-1] = card.with_text(ctx.t("drill.finding_recorded", title=drill.title) + "\n" + card.text)
 
     return r
 
@@ -214,6 +269,8 @@ async def prompt(
         "every": format_duration(every),
     }
     leader = person(group.leader_id, names) if group.leader_id else None
+    if incident.drill:
+        fields["title"] = t("drill.mark", title=incident.title)
     message = OutboundMessage(
         platform=group.platform,
         chat_id=group.chat_id,

@@ -127,3 +127,13 @@ async def incidents_between(
         .order_by(col(Incident.started_at))
     )  # fmt: skip
     return list((await session.exec(stmt)).all())
+
+
+async def latest_drill(session: AsyncSession, group_id: int) -> Incident | None:
+    """The group's most recent drill, open or ended (its findings are recorded against it)."""
+    stmt = (
+        select(Incident)
+        .where(Incident.group_id == group_id, col(Incident.drill).is_(True))
+        .order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
+    )
+    return (await session.exec(stmt.limit(1))).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubao.console import ConsoleSession
-from hubao.storage.models import Incident, IncidentEntry, Timer
+from hubao.storage.models import Incident, IncidentEntry, Risk, Timer
 from tests.handlers.console_text import block, rows
 
 
@@ -95,3 +95,51 @@ async def test_who_may_run_an_incident_and_bad_input(console: ConsoleSession) ->
     (timeline,) = await console.say("root", "/incident end")  # an admin may end it
     assert timeline.endswith("- 11-23 09:00 root 结束")
     assert len(await rows(console, Incident)) == 1
+
+
+async def test_a_drill_runs_like_an_incident_and_its_findings_become_tracked_risks(console: ConsoleSession) -> None:
+    for name in ("alice", "bob", "carol"):
+        await console.say(name, "在")
+    assert await console.say("bob", "/incident finding 没有演练") == [
+        "bot: 本组还没有演练。组长可用 /incident drill <场景> 开始。"
+    ]
+    (started,) = await console.say("alice", "/incident start --drill 主库宕机切换备库")
+    assert started.startswith("bot: @all 【演练】主库宕机切换备库\n  应急演练开始（不是真实事故）")
+    (prompt,) = _prompts(await console.advance("30m"))  # the same 30-minute prompts, marked as a drill
+    assert prompt.startswith("bot: @alice 【应急进行中】【演练】主库宕机切换备库")
+    await console.say("bob", "/incident update 已切换")
+    (timeline,) = await console.say("alice", "/incident end 切换用时 12 分钟")
+    assert timeline.startswith("bot: 演练结束 · 主库宕机切换备库\n  11-23 09:00 — 11-23 09:30")
+    assert timeline.endswith(
+        "**复盘**：演练发现了哪些问题？请逐条用 /incident finding <问题> [@负责人] 记录，每条都会成为跟踪风险。"
+    )
+    (found,) = await console.say("carol", "/incident finding 切换脚本缺少权限 @bob")
+    assert found.startswith(
+        "bot: @bob 已记录演练「主库宕机切换备库」发现的问题：\n  已登记风险提醒。\n  #1【中】切换脚本缺少权限"
+    )
+    await console.say("carol", "/演练 问题 监控没有告警 !高")
+    risks = await rows(console, Risk)
+    assert [(r.number, r.source, r.owner_id, r.level) for r in risks] == [
+        (1, "drill", "console:bob", "medium"), (2, "drill", "console:carol", "high"),
+    ]  # fmt: skip
+    (drill,) = await rows(console, Incident)
+    assert drill.drill is True
+    findings = [e for e in await rows(console, IncidentEntry) if e.kind == "finding"]
+    assert [(e.text, e.data["risk"]) for e in findings] == [("切换脚本缺少权限", 1), ("监控没有告警", 2)]
+    # A real incident afterwards is not a drill; the zh form starts drills too.
+    await console.say("alice", "/应急 开始 真的宕机了")
+    await console.say("alice", "/incident end")
+    await console.say("alice", "/应急 演练 机房断电")
+    assert [i.drill for i in await rows(console, Incident)] == [True, False, True]
+
+
+async def test_drill_bad_input_and_roles(console: ConsoleSession) -> None:
+    for name in ("alice", "bob"):
+        await console.say(name, "在")
+    (empty,) = await console.say("alice", "/incident start --drill")
+    assert "请写演练场景" in empty
+    (refused,) = await console.say("bob", "/incident drill 偷偷演练")
+    assert refused.startswith("bot: 无权执行")
+    await console.say("alice", "/incident drill 断网")
+    (no_text,) = await console.say("bob", "/incident finding")
+    assert "/incident finding <text>" in no_text

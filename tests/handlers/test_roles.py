@@ -92,6 +92,8 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "admin pledge": ({LEADER}, "/admin pledge 发现风险及时提醒，知情不报者担责"),
     "pledge": (MEMBERS_ONLY, "/pledge"),
     "pledge confirm": (MEMBERS_ONLY, "/pledge confirm"),
+    "incident drill": ({LEADER}, "/incident drill 主库宕机"),
+    "incident finding": (MEMBERS_ONLY, "/incident finding 切换脚本缺少权限"),
 }
 
 TABLE = build_router(read_config(None, environ={}))

@@ -130,3 +130,31 @@ MESSAGES.update({
         "and the export as the evidence.",
     },
 })
+
+MESSAGES.update({
+    # --- drills (演练) ---
+    "help.incident_drill": {"zh": "开始应急演练（组长、管理员）", "en": "start an emergency drill (leader, admin)"},
+    "help.incident_finding": {"zh": "记录演练发现的问题（成为跟踪风险）", "en": "record a problem a drill found (it "
+                              "becomes a tracked risk)"},
+    "example.incident drill": {"zh": "/incident drill 主库宕机切换备库", "en": "/incident drill primary database "
+                               "down, fail over"},
+    "example.incident finding": {"zh": "/incident finding 切换脚本缺少权限 @bob", "en": "/incident finding the "
+                                 "fail-over script lacks a permission @bob"},
+    "drill.need_scenario": {"zh": "请写演练场景。", "en": "Describe the drill's scenario."},
+    "drill.mark": {"zh": "【演练】{title}", "en": "[DRILL] {title}"},
+    "drill.started": {
+        "zh": "【演练】{title}\n应急演练开始（不是真实事故）：每 {every} 请用 /incident update <进展> 同步进展；"
+        "结束后组长发送 /incident end [总结]。",
+        "en": "[DRILL] {title}\nAn emergency drill starts (not a real incident): post progress with /incident update "
+        "<text> at least every {every}; the leader ends it with /incident end [summary].",
+    },
+    "drill.timeline_title": {"zh": "演练结束 · {title}", "en": "Drill over · {title}"},
+    "drill.ask_findings": {"zh": "**复盘**：演练发现了哪些问题？请逐条用 /incident finding <问题> [@负责人] 记录，"
+                           "每条都会成为跟踪风险。", "en": "**Review**: what problems did the drill find? Record each "
+                           "with /incident finding <problem> [@owner]; each becomes a tracked risk."},
+    "drill.none": {"zh": "本组还没有演练。组长可用 /incident drill <场景> 开始。", "en": "This group has held no drill "
+                   "yet. The leader starts one with /incident drill <scenario>."},
+    "drill.finding_recorded": {"zh": "已记录演练「{title}」发现的问题：", "en": "Problem found by the drill "
+                               "\u201c{title}\u201d recorded:"},
+    "incident.entry_finding": {"zh": "- {at} {actor} 发现问题：{text}", "en": "- {at} {actor} found: {text}"},
+})
