@@ -111,6 +111,23 @@ class EscalationSection(Section):
     )(lambda cls, v: _duration(v))
 
 
+class PersonalSection(Section):
+    """Escalation steps that also reach the pinged people directly (each platform's way, when its
+    section turns it on): ``urgent`` (the /urgent post), ``respond`` / ``resolve`` (every ping of
+    that window) or ``respond:N`` / ``resolve:N`` (its N-th ping)."""
+
+    steps: list[str] = Field(default_factory=lambda: ["urgent", "resolve:1"])
+
+    @field_validator("steps")
+    @classmethod
+    def _known_steps(cls, value: list[str]) -> list[str]:
+        for step in value:
+            name, _, repeat = step.partition(":")
+            if name not in ("urgent", "respond", "resolve") or (repeat and not repeat.isdigit()):
+                raise ValueError(f"unknown step {step!r}: use urgent, respond, resolve, respond:N or resolve:N")
+        return value
+
+
 class DeliverySection(Section):
     max_attempts: int = Field(default=15, ge=1, le=50)  # with the backoff below: about an hour
     backoff_base: timedelta = timedelta(seconds=2)
@@ -228,6 +245,7 @@ class Config(Section):
     storage: StorageSection = StorageSection()
     server: ServerSection = ServerSection()
     escalation: EscalationSection = EscalationSection()
+    personal: PersonalSection = PersonalSection()
     delivery: DeliverySection = DeliverySection()
     digest: DigestSection = DigestSection()
     meetings: MeetingsSection = MeetingsSection()

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
+from hubao.handlers import personal
 from hubao.handlers.common import age_text, group_zone, local_time, person, risk_buttons, risk_summary
 from hubao.scheduler.escalation import RESPOND, Audience, Step
 from hubao.storage import sweep_sql
@@ -76,6 +77,13 @@ class EscalationMessages:
             lane=Lane.URGENT,
         )
         out: list[Keyed] = [(step_key(risk, step), ping)]
+        if personal.step_wanted(self.config, step.step, step.repeat) and ping.mentions:
+            ping = personal.stamped(ping, step_key(risk, step))
+            out = [(step_key(risk, step), ping)]
+            out += await personal.personal_messages(
+                tx, self.config, group, ping_key=step_key(risk, step), ping=ping, people=ping.mentions,
+                level=risk.level, urgent=risk.urgent,
+            )  # fmt: skip
         chat = group.escalate_to
         if Audience.ESCALATION_CHAT in step.audience and chat and chat != group.chat_id:
             head = t("esc.chat", group=group.name, number=risk.number, overdue=age_text(now - risk.resolve_by, t))

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hubao.bot.config import Config
-from hubao.bot.events import Lane, User
+from hubao.bot.events import Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Level, Role, Router, UsageError
 from hubao.bot.timeparse import DeadlineError, explain_deadline, format_duration, parse_deadline, parse_duration
-from hubao.handlers import cross_links
+from hubao.handlers import cross_links, personal
 from hubao.handlers.assessment import Assessment, assessment_text, level_of, read_assessment
 from hubao.handlers.assessment import event_text as assessed_event_text
 from hubao.handlers.common import (
@@ -365,7 +365,7 @@ async def create_risk(
     names.setdefault(owner.id, owner)
     zone = group_zone(group, config)
     text = ctx.t("risk.created_urgent" if urgent else "risk.created") + "\n" + risk_summary(risk, names, ctx.t, zone)
-    ctx.reply(
+    ping = ctx.reply(
         text,
         mentions=[] if urgent else [owner],
         mention_all=urgent,
@@ -375,7 +375,24 @@ async def create_risk(
         updates_card=ctx.event.button is not None,
         toast=ctx.t("risk.created") if ctx.event.button is not None else "",
     )
+    if urgent and personal.step_wanted(config, "urgent"):
+        await _reach_everyone(ctx, config, risk, ping, names)
     return risk
+
+
+async def _reach_everyone(ctx: Ctx, config: Config, risk: RiskRow, ping: OutboundMessage,
+                          names: dict[str, User]) -> None:  # fmt: skip
+    """/urgent pings @all: the group's active members (but the sender) are also reached directly."""
+    ping_key = f"urgent:{risk.id}:{risk.clock_epoch}"
+    stamped = personal.stamped(ping, ping_key)
+    ctx.out[ctx.out.index(ping)] = stamped
+    roster = await records.roster(ctx.store, risk.group_id)
+    people = [names.get(m.user_id) or User(m.user_id, m.name) for m in roster.values()
+              if m.active and m.user_id != ctx.event.sender.id]  # fmt: skip
+    found = await personal.personal_messages(
+        ctx.store, config, ctx.group, ping_key=ping_key, ping=stamped, people=people, level=risk.level, urgent=True
+    )
+    await records.enqueue(ctx.store, [(key, m.to_json(), int(m.lane)) for key, m in found], now=ctx.clock.now())
 
 
 def render_board(

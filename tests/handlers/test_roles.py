@@ -52,6 +52,7 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "duty off": ({LEADER}, "/duty off"),
     "request": (MEMBERS_ONLY, "/request 另一组 请协助盘点"),
     "admin requests": ({ADMIN}, "/admin requests deny 另一组"),
+    "me notify": (MEMBERS_ONLY, "/me notify off"),
     "summary": (MEMBERS_ONLY, "/summary"),
     "stats": (MEMBERS_ONLY, "/stats"),
     "points": (MEMBERS_ONLY, "/points"),

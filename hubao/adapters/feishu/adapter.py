@@ -32,6 +32,7 @@ from hubao.adapters.feishu.decode import (
 from hubao.adapters.feishu.longconn import LongConnection
 from hubao.adapters.feishu.render import TooLarge, card, card_answer, render
 from hubao.adapters.feishu.settings import Settings
+from hubao.bot import personal
 from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit, read_body
 from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
@@ -59,7 +60,8 @@ def idempotency_key(message: OutboundMessage) -> str:
 
     Either way a retry of the same message reuses it, so Feishu never posts it twice.
     """
-    given = str(getattr(message, "idempotency_key", "") or message.reply_handle.get("idempotency_key", ""))
+    # A key the message carries itself wins: a personal message finds its ping by it (bot/personal.py).
+    given = str(message.reply_handle.get("idempotency_key", "") or getattr(message, "idempotency_key", ""))
     if given and len(given) <= UUID_MAX:
         return given
     source = given or json.dumps(message.to_json(), sort_keys=True, ensure_ascii=False)
@@ -70,6 +72,17 @@ class FeishuAdapter(Adapter):
     platform = PLATFORM
     send_limit = SendLimit(5, 1.0)  # 5 messages/s per group, shared by all bots in it
     max_text_bytes = 10_000  # readable messages; hard limits (150 KB text, 30 KB card) checked on render
+
+    # Buzzes wait in channels of their own at the urgent API's limit (50/s; 1000/min per app).
+    URGENT_LIMIT = SendLimit(50, 1.0)
+
+    @staticmethod
+    def channel_of(payload: Mapping[str, Any]) -> str:
+        """A buzz (personal escalation) waits in its own channel, never behind the group's pings."""
+        return personal.channel_of(payload)
+
+    def channel_limit(self, chat_id: str, channel: str) -> SendLimit | None:
+        return self.URGENT_LIMIT if channel.startswith(personal.CHANNEL_PREFIX) else self.send_limit
 
     def __init__(self, settings: Settings, context: AdapterContext) -> None:
         self.settings = settings
@@ -342,6 +355,9 @@ class FeishuAdapter(Adapter):
     # -- sending ---------------------------------------------------------------------------
 
     async def send(self, message: OutboundMessage) -> None:
+        if kind := personal.kind_of(message.reply_handle):
+            await self._buzz(message, kind)
+            return
         try:
             msg_type, content = render(message)
         except TooLarge as exc:
@@ -351,6 +367,25 @@ class FeishuAdapter(Adapter):
             await self.api.update_card(message_id, json.dumps(card(message), ensure_ascii=False))
             return
         await self.api.send_message(message.chat_id, msg_type, content, idempotency_key(message))
+
+    async def _buzz(self, message: OutboundMessage, kind: str) -> None:
+        """消息加急 on the ping this follows. The ping is (re)sent under its own uuid first: Feishu
+        answers with the message already posted (no second post within its one-hour uuid window), or
+        posts it now if the ping is still waiting, which the ping's own send then finds done."""
+        ping = personal.ping_of(message)
+        people = personal.native_ids(message)
+        if not people:
+            return
+        try:
+            msg_type, content = render(ping)
+        except TooLarge as exc:
+            raise DeliveryError(str(exc), retryable=False) from None
+        message_id = await self.api.send_message(ping.chat_id, msg_type, content, idempotency_key(ping))
+        if not message_id:
+            raise DeliveryError("urgent: the ping has no message id", retryable=True)
+        invalid = await self.api.urgent(message_id, kind, people)
+        if invalid:
+            log.warning("feishu: urgent_%s could not reach %d of %d people", kind, len(invalid), len(people))
 
     async def check(self) -> list[str]:
         problems: list[str] = []

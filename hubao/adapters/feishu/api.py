@@ -140,6 +140,20 @@ class FeishuApi:
         """Replace the card of a message the bot sent (``PATCH im/v1/messages/{id}``)."""
         await self.authed("PATCH", f"{MESSAGES_PATH}/{message_id}", what="update card", json={"content": content})
 
+    async def urgent(self, message_id: str, kind: str, open_ids: list[str]) -> list[str]:
+        """Buzz (加急) a message the bot sent: ``PATCH im/v1/messages/{id}/urgent_{app|sms|phone}``;
+        returns the ids Feishu could not buzz (``invalid_user_id_list``)."""
+        body = await self.authed(
+            "PATCH",
+            f"{MESSAGES_PATH}/{message_id}/urgent_{kind}",
+            what=f"urgent_{kind}",
+            params={"user_id_type": "open_id"},
+            json={"user_id_list": open_ids},
+        )
+        data = body.get("data")
+        invalid = data.get("invalid_user_id_list") if isinstance(data, dict) else None
+        return [str(i) for i in invalid] if isinstance(invalid, list) else []
+
     async def bot_open_id(self) -> str:
         body = await self.authed("GET", BOT_INFO_PATH, what="bot/v3/info")
         bot = body.get("bot")

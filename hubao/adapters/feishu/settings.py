@@ -47,6 +47,22 @@ class Settings(Section):
     ws_reconnect_interval: float = Field(default=120.0, gt=0)
     ws_reconnect_nonce: float = Field(default=30.0, ge=0)
 
+    # Personal escalation (消息加急) on the pings the bot sends: ``urgent_app`` buzzes the pinged
+    # people in the app (scope im:message.urgent); SMS and phone buzzes spend the tenant's paid quota,
+    # so they are opt-in per level (scopes im:message.urgent:sms, im:message.urgent:phone).
+    urgent_app: bool = False
+    urgent_sms_levels: list[Literal["high", "medium", "low"]] = Field(default_factory=list)
+    urgent_phone_levels: list[Literal["high", "medium", "low"]] = Field(default_factory=list)
+
+    def personal_kinds(self, level: str) -> list[str]:
+        """The buzzes a ping of ``level`` gets (none until ``urgent_app`` is on)."""
+        if not self.urgent_app:
+            return []
+        kinds = ["app"]
+        kinds += ["sms"] if level in self.urgent_sms_levels else []
+        kinds += ["phone"] if level in self.urgent_phone_levels else []
+        return kinds
+
     def missing_keys(self) -> list[str]:
         missing = [key for key in ("app_id", "app_secret") if not getattr(self, key)]
         if self.transport == "http" and not (self.encrypt_key or self.verification_token):

@@ -4,6 +4,11 @@ It speaks the real wire format (independently implemented here): AES-256-CBC ``{
 bodies signed with ``X-Lark-Signature``, tenant tokens that expire on the shared clock,
 ``im/v1/messages`` with the ``uuid`` idempotency key, 5/s per chat → HTTP 429 / 99991400 with
 ``x-ogw-ratelimit-reset``, and protobuf frames over a WebSocket for the long connection.
+
+消息加急 (``PATCH im/v1/messages/{id}/urgent_app|urgent_sms|urgent_phone?user_id_type=open_id``),
+as its API pages describe it: only on a message the bot itself sent (else 230001), the bot in the
+chat (else 230002), at most 200 unread buzzes per user (then 230024), 50 requests a second per app
+(then 429 / 99991400); unknown users come back in ``invalid_user_id_list``.
 """
 
 from __future__ import annotations
@@ -203,6 +208,15 @@ class FeishuStandIn:
         self.updates: list[tuple[str, dict[str, Any]]] = []
         self.requests: list[tuple[str, str]] = []
         self.uuids: dict[str, str] = {}
+        # 消息加急: (kind, message_id, open_ids) accepted; users it knows; chats the bot has left
+        self.urgents: list[tuple[str, str, list[str]]] = []
+        self.urgent_requests = 0
+        self.urgent_users: set[str] = {"ou_alice", "ou_bob", "ou_carol", "ou_lead", "ou_dave"}
+        self.unread_buzzes: dict[str, int] = {}
+        self.left_chats: set[str] = set()
+        self.urgent_rate = 50
+        self.urgent_window: deque[datetime] = deque()
+        self.urgent_fail_next: deque[Reply] = deque()
         self.fail_next: deque[Reply] = deque()
         self.per_chat: dict[str, deque[datetime]] = {}
         self.client_config = {"PingInterval": 120, "ReconnectCount": -1, "ReconnectInterval": 0.05, "ReconnectNonce": 0}
@@ -222,6 +236,7 @@ class FeishuStandIn:
         app.router.add_post("/open-apis/auth/v3/tenant_access_token/internal", self._token)
         app.router.add_post("/open-apis/im/v1/messages", self._create)
         app.router.add_patch("/open-apis/im/v1/messages/{message_id}", self._patch)
+        app.router.add_patch("/open-apis/im/v1/messages/{message_id}/urgent_{kind}", self._urgent)
         app.router.add_get("/open-apis/bot/v3/info", self._bot_info)
         app.router.add_get("/open-apis/contact/v3/users/{user_id}", self._user)
         app.router.add_post("/callback/ws/endpoint", self._endpoint)
@@ -308,6 +323,45 @@ class FeishuStandIn:
         body = await request.json()
         self.updates.append((request.match_info["message_id"], json.loads(body["content"])))
         return web.json_response({"code": 0, "msg": "success", "data": {}})
+
+    async def _urgent(self, request: web.Request) -> web.Response:
+        self.urgent_requests += 1
+        if (denied := self._auth(request)) is not None:
+            return denied
+        kind = request.match_info["kind"]
+        if kind not in ("app", "sms", "phone"):
+            return web.json_response({"code": 404, "msg": "not found"}, status=404)
+        if self.urgent_fail_next:
+            reply = self.urgent_fail_next.popleft()
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        now = self.clock.now()
+        while self.urgent_window and now - self.urgent_window[0] >= timedelta(seconds=1):
+            self.urgent_window.popleft()
+        if len(self.urgent_window) >= self.urgent_rate:
+            return web.json_response({"code": 99991400, "msg": "request trigger frequency limit"}, status=429,
+                                     headers={"x-ogw-ratelimit-reset": "1"})  # fmt: skip
+        self.urgent_window.append(now)
+        if request.query.get("user_id_type") != "open_id":
+            return web.json_response({"code": 99992402, "msg": "field validation failed"}, status=400)
+        message_id = request.match_info["message_id"]
+        sent = next((m for m in self.sent if m.message_id == message_id), None)
+        if sent is None:
+            return web.json_response({"code": 230001, "msg": "invalid message_id"}, status=400)
+        if sent.chat_id in self.left_chats:
+            return web.json_response({"code": 230002, "msg": "The bot can not be outside the group."}, status=400)
+        body = await request.json()
+        ids = body.get("user_id_list")
+        if not isinstance(ids, list) or not ids:
+            return web.json_response({"code": 99992402, "msg": "field validation failed"}, status=400)
+        if any(self.unread_buzzes.get(i, 0) >= 200 for i in ids):
+            return web.json_response({"code": 230024, "msg": "Reach the upper limit of urgent message."},
+                                     status=400)  # fmt: skip
+        valid = [i for i in ids if i in self.urgent_users]
+        for user in valid:
+            self.unread_buzzes[user] = self.unread_buzzes.get(user, 0) + 1
+        self.urgents.append((kind, message_id, valid))
+        invalid = [i for i in ids if i not in self.urgent_users]
+        return web.json_response({"code": 0, "msg": "success", "data": {"invalid_user_id_list": invalid}})
 
     async def _bot_info(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
