@@ -6,13 +6,14 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from hubao.bot import personal
 from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit, read_body
 from hubao.bot.events import InboundEvent, OutboundMessage
 
@@ -36,6 +37,20 @@ class DingTalkAdapter(Adapter):
     # Text messages are limited to 20000 characters (UTF-8 worst case 3 bytes each);
     # stay well below that and below the markdown limit (5000 characters, UNCONFIRMED).
     max_text_bytes = 4000
+
+    # One-to-one robot messages: at most 20 users a call; the API's rate is not published
+    # (UNCONFIRMED), so personal messages go at most 20 a second, in a channel of their own.
+    PERSONAL_LIMIT = SendLimit(20, 1.0)
+    PERSONAL_BATCH = 20
+    WORK_NOTICE_BATCH = 100  # userid_list of asyncsend_v2
+
+    @staticmethod
+    def channel_of(payload: Mapping[str, Any]) -> str:
+        """A personal message waits in its own channel, never behind the group's messages."""
+        return personal.channel_of(payload)
+
+    def channel_limit(self, chat_id: str, channel: str) -> SendLimit | None:
+        return self.PERSONAL_LIMIT if channel.startswith(personal.CHANNEL_PREFIX) else self.send_limit
 
     def __init__(self, settings: Settings, context: AdapterContext) -> None:
         self.settings = settings
@@ -231,6 +246,9 @@ class DingTalkAdapter(Adapter):
         return url
 
     async def send(self, message: OutboundMessage) -> None:
+        if kind := personal.kind_of(message.reply_handle):
+            await self._send_personal(message, kind)
+            return
         if len(message.text.encode("utf-8")) > self.max_text_bytes * 5:
             raise DeliveryError("message far over the size limit; not split upstream", retryable=False)
         track_id = message.reply_handle.get("out_track_id")
@@ -258,6 +276,31 @@ class DingTalkAdapter(Adapter):
             log.warning("dingtalk: no custom robot for %s; @ pings go out as plain text", message.chat_id)
         body = render.openapi_body(message, self.settings.effective_robot_code, message.chat_id)
         await self.api.openapi("POST", "/v1.0/robot/groupMessages/send", body, what="group message")
+
+    async def _send_personal(self, message: OutboundMessage, kind: str) -> None:
+        """The pinged people, one to one: the app robot's batchSend or a work notification."""
+        people = personal.native_ids(message)
+        text = message.text[: self.max_text_bytes]
+        if kind == "work_notice":
+            for start in range(0, len(people), self.WORK_NOTICE_BATCH):
+                body = {
+                    "agent_id": self.settings.agent_id,
+                    "userid_list": ",".join(people[start : start + self.WORK_NOTICE_BATCH]),
+                    "msg": {"msgtype": "text", "text": {"content": text}},
+                }
+                await self.api.legacy("/topapi/message/corpconversation/asyncsend_v2", body, what="work notice")
+            return
+        for start in range(0, len(people), self.PERSONAL_BATCH):
+            body = {
+                "robotCode": self.settings.effective_robot_code,
+                "userIds": people[start : start + self.PERSONAL_BATCH],
+                "msgKey": "sampleText",
+                "msgParam": json.dumps({"content": text}, ensure_ascii=False),
+            }
+            answer = await self.api.openapi("POST", "/v1.0/robot/oToMessages/batchSend", body, what="oToMessages")
+            missed = [*answer.get("invalidStaffIdList", []), *answer.get("flowControlledStaffIdList", [])]
+            if missed:
+                log.warning("dingtalk: one-to-one message did not reach %d of %d people", len(missed), len(people))
 
     async def _send_card(self, message: OutboundMessage) -> None:
         risk = message.buttons[0].risk_number

@@ -27,6 +27,9 @@ BLOCK_CODE = 130101  # custom robot: "send too fast, exceed 20 times per minute"
 BLOCK_SECONDS = 600.0
 _RETRYABLE_ERRCODES = {-1, BLOCK_CODE}  # -1: system busy
 _AUTH_CODES = ("InvalidAuthentication", "invalidAuthentication", "Unauthorized")
+# Legacy (oapi) answers: 40014 invalid / 42001 expired access_token; 88 / 90018 call-rate limits.
+_LEGACY_TOKEN_CODES = (40014, 42001)
+_LEGACY_THROTTLED = (88, 90018)
 _THROTTLE_MARKERS = ("QpsLimit", "Throttling", "throttl", "LimitExceeded", "Forbidden.AccessDenied.Qps")
 
 
@@ -44,6 +47,8 @@ class DingTalkApi:
         self._token: str = ""
         self._token_until: datetime | None = None
         self._token_lock = asyncio.Lock()
+        self._legacy_token: str = ""
+        self._legacy_until: datetime | None = None
         # custom robot url -> send times in the last minute / blocked-until
         self._sent: dict[str, deque[datetime]] = {}
         self._blocked: dict[str, datetime] = {}
@@ -118,6 +123,62 @@ class DingTalkApi:
         if status >= 400:
             raise DeliveryError(f"{what}: rejected {status} {code} {data.get('message', '')}"[:300], retryable=False)
         return data
+
+    # ---- legacy API (work notifications) ------------------------------------------------
+
+    async def legacy_token(self, *, force: bool = False) -> str:
+        """``GET {oapi_base}/gettoken?appkey&appsecret`` (7200 s), cached like the new token."""
+        async with self._token_lock:
+            now = self.clock.now()
+            if not force and self._legacy_token and self._legacy_until and now < self._legacy_until:
+                return self._legacy_token
+            url = f"{self.settings.oapi_base.rstrip('/')}/gettoken"
+            params = {"appkey": self.settings.client_id, "appsecret": self.settings.client_secret}
+            data = await self._legacy_call("GET", url, params, None, what="gettoken")
+            token = data.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise DeliveryError("gettoken: no access_token in the answer", retryable=True)
+            seconds = float(data.get("expires_in") or 7200)
+            self._legacy_token = token
+            self._legacy_until = now + max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=30))
+            return token
+
+    async def legacy(self, path: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
+        """POST ``{oapi_base}{path}?access_token=…``; a rejected token is fetched anew once."""
+        url = f"{self.settings.oapi_base.rstrip('/')}{path}"
+        for attempt in (1, 2):
+            token = await self.legacy_token(force=attempt == 2)
+            try:
+                return await self._legacy_call("POST", url, {"access_token": token}, body, what=what)
+            except _AuthError:
+                self._legacy_token = ""
+                if attempt == 2:
+                    raise DeliveryError(f"{what}: access token rejected twice", retryable=False) from None
+        raise AssertionError("unreachable")
+
+    async def _legacy_call(
+        self, method: str, url: str, params: dict[str, str], body: dict[str, Any] | None, *, what: str
+    ) -> dict[str, Any]:
+        timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
+        try:
+            async with self.session.request(method, url, params=params, json=body, timeout=timeout) as resp:
+                status, text = resp.status, await resp.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"{what}: network error {type(exc).__name__}", retryable=True) from None
+        try:
+            parsed = json.loads(text) if text else {}
+        except (ValueError, RecursionError):
+            parsed = {}
+        data: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+        errcode = data.get("errcode", -1 if status >= 500 else 0)
+        if status == 200 and errcode in (0, "0"):
+            return data
+        detail = f"{what}: HTTP {status} errcode {errcode} {str(data.get('errmsg', ''))[:120]}"
+        if errcode in _LEGACY_TOKEN_CODES:
+            raise _AuthError(detail)
+        if errcode in _LEGACY_THROTTLED:
+            raise DeliveryError(detail, retryable=True, retry_after=1.0)
+        raise DeliveryError(detail, retryable=status >= 500 or errcode in _RETRYABLE_ERRCODES)
 
     # ---- webhooks (sessionWebhook, custom robot) ---------------------------------------
 

@@ -65,8 +65,20 @@ class Settings(Section):
     # A session webhook this close to expiry is not used any more, seconds.
     session_margin: float = Field(default=60.0, ge=0)
 
+    # Personal escalation (see [personal]): "robot" = a one-to-one message from the app robot
+    # (v1.0/robot/oToMessages/batchSend, permission qyapi_robot_sendmsg); "work_notice" = a work
+    # notification (工作通知, topapi/message/corpconversation/asyncsend_v2) from the app ``agent_id``.
+    personal: Literal["off", "robot", "work_notice"] = "off"
+    agent_id: str = ""
+
+    def personal_kinds(self, level: str) -> list[str]:
+        """How the pinged people are reached directly (nothing until ``personal`` is set)."""
+        return [] if self.personal == "off" else [self.personal]
+
     def missing_keys(self) -> list[str]:
         missing = [key for key in ("client_id", "client_secret") if not getattr(self, key)]
+        if self.personal == "work_notice" and not self.agent_id:
+            missing.append("agent_id")
         if self.transport == "http" and self.card_template_id and not self.card_callback_token:
             missing.append("card_callback_token")
         return missing

@@ -8,6 +8,10 @@
   sending SYSTEM ping/disconnect, and a "silent" mode that keeps TCP open but answers nothing.
 - Custom robot webhook ``/robot/send`` with signed ``timestamp``/``sign``, 20/min, 130101 block.
 - Session webhooks ``/session/<id>``.
+- One-to-one robot messages ``/v1.0/robot/oToMessages/batchSend`` (at most 20 ``userIds``; unknown
+  ones come back in ``invalidStaffIdList``) and work notifications: legacy ``/gettoken`` and
+  ``/topapi/message/corpconversation/asyncsend_v2?access_token=`` (``agent_id``, at most 100 users;
+  40014 for a bad token, 88 / 90018 when calls come too fast, as the docs list them).
 - The other direction: signed robot callbacks and card callbacks POSTed to the bot.
 """
 
@@ -33,6 +37,7 @@ from aiohttp.test_utils import TestServer
 from hubao.bot.clock import Clock
 
 CLIENT_ID = "dingappkey123"
+AGENT_ID = "agent-1"
 CLIENT_SECRET = "this is secret"
 WEBHOOK_TOKEN = "hooktoken"
 WEBHOOK_SECRET = "SECwebhooksecret"
@@ -107,6 +112,11 @@ class StandIn:
     webhook_rejections: list[str] = field(default_factory=list)
     sessions: dict[str, datetime] = field(default_factory=dict)
     registered_callbacks: list[dict[str, Any]] = field(default_factory=list)
+    # one-to-one messages and work notifications: (kind, user ids reached, text)
+    direct: list[tuple[str, list[str], str]] = field(default_factory=list)
+    staff: set[str] = field(default_factory=lambda: {"staff_alice", "staff_bob", "staff_carol", "staff_lead"})
+    legacy_tokens: set[str] = field(default_factory=set)
+    legacy_failures: deque[dict[str, Any]] = field(default_factory=deque)
     # Stream gateway
     tickets: set[str] = field(default_factory=set)
     connections: int = 0
@@ -133,6 +143,9 @@ class StandIn:
         app.router.add_post("/v1.0/gateway/connections/open", self._open)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_post("/robot/send", self._webhook)
+        app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._one_to_one)
+        app.router.add_get("/gettoken", self._legacy_token)
+        app.router.add_post("/topapi/message/corpconversation/asyncsend_v2", self._work_notice)
         app.router.add_post("/session/{sid}", self._session)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
@@ -203,6 +216,46 @@ class StandIn:
         json.loads(body["msgParam"])
         self.sent.append(Sent("openapi", body["openConversationId"], body))
         return web.json_response({"processQueryKey": uuid.uuid4().hex})
+
+    async def _one_to_one(self, request: web.Request) -> web.Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        body = await request.json()
+        users = body.get("userIds")
+        if body.get("robotCode") != CLIENT_ID or body.get("msgKey") not in ("sampleText", "sampleMarkdown"):
+            return web.json_response({"code": "param.invalid", "message": "robotCode or msgKey"}, status=400)
+        if not isinstance(users, list) or not 0 < len(users) <= 20:
+            return web.json_response({"code": "param.invalid", "message": "userIds: 1 to 20"}, status=400)
+        content = json.loads(body["msgParam"])
+        reached = [u for u in users if u in self.staff]
+        self.direct.append(("robot", reached, str(content.get("content") or content.get("text", ""))))
+        return web.json_response({"processQueryKey": uuid.uuid4().hex,
+                                  "invalidStaffIdList": [u for u in users if u not in self.staff],
+                                  "flowControlledStaffIdList": []})  # fmt: skip
+
+    async def _legacy_token(self, request: web.Request) -> web.Response:
+        if request.query.get("appkey") != CLIENT_ID or request.query.get("appsecret") != CLIENT_SECRET:
+            return web.json_response({"errcode": 40089, "errmsg": "不合法的corpid或corpsecret"})
+        token = f"legacy-{len(self.legacy_tokens) + 1}"
+        self.legacy_tokens.add(token)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
+
+    async def _work_notice(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") not in self.legacy_tokens:
+            return web.json_response({"errcode": 40014, "errmsg": "不合法的access_token"})
+        if self.legacy_failures:
+            return web.json_response(self.legacy_failures.popleft())
+        body = await request.json()
+        users = str(body.get("userid_list", "")).split(",")
+        if body.get("agent_id") != AGENT_ID:
+            return web.json_response({"errcode": 400002, "errmsg": "agent_id 不合法"})
+        if not users or len(users) > 100:
+            return web.json_response({"errcode": 400002, "errmsg": "userid_list: 1 to 100"})
+        msg = body.get("msg") or {}
+        text = msg.get("text", {}).get("content", "")
+        self.direct.append(("work_notice", [u for u in users if u in self.staff], text))
+        answer = {"errcode": 0, "errmsg": "ok", "task_id": len(self.direct), "request_id": uuid.uuid4().hex}
+        return web.json_response(answer)
 
     async def _card_create(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
