@@ -46,6 +46,7 @@ from hubao.handlers import register as register_handlers
 from hubao.handlers import reports as report_handlers
 from hubao.handlers import requests as request_handlers
 from hubao.handlers import risks as risk_handlers
+from hubao.handlers import survey as survey_handlers
 from hubao.handlers.access import StoreBackend
 from hubao.handlers.escalation import EscalationMessages
 from hubao.scheduler.calendar import CalendarBook
@@ -114,6 +115,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(register_handlers.router(config, calendar_for=calendars))
     table.include(goal_handlers.router(config))
     table.include(pledge_handlers.router(config))
+    table.include(survey_handlers.router(config))
     table.include(web_commands.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))
@@ -174,6 +176,7 @@ class App:
         meeting_handlers.register_timers(self.timers, config)
         duty_handlers.register_timers(self.timers, config, self.calendars)
         incident_handlers.register_timers(self.timers, config)
+        survey_handlers.register_timers(self.timers, config)
         self._tasks: list[asyncio.Task[None]] = []
         self._processing: set[asyncio.Task[None]] = set()  # accepted events being processed
         self._deliveries_pruned_at: datetime | None = None

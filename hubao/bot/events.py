@@ -15,7 +15,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 ButtonAction = str  # one of BUTTON_ACTIONS
-BUTTON_ACTIONS = ("ack", "resolve", "snooze", "risk")
+BUTTON_ACTIONS = ("ack", "resolve", "snooze", "risk", "survey")
 RISK_LINE_MAX = 600  # characters of the /risk line a "log it" button carries
 EVENT_KINDS = ("message", "joined")
 
@@ -52,7 +52,9 @@ class Mention:
 @dataclass(frozen=True, slots=True)
 class Button:
     """A typed button payload: an action on one risk of the chat it was posted in, or
-    (action ``risk``, number 0) the ``/risk …`` line a suggestion offers to log in one tap."""
+    (action ``risk``, number 0) the ``/risk …`` line a suggestion offers to log in one tap, or
+    (action ``survey``) one score of a survey question: the number is ``survey × 100 + question
+    × 10 + score`` (see :meth:`survey_code`), so a stale card cannot answer a later survey."""
 
     action: ButtonAction
     risk_number: int
@@ -69,12 +71,33 @@ class Button:
                 raise ValueError("a risk button carries a /risk line")
         elif not 0 < self.risk_number < 10**9:
             raise ValueError("risk number out of range")
+        if self.action == "survey":
+            _survey, question, score = self.survey_parts
+            if not (1 <= question <= 9 and 1 <= score <= 9):
+                raise ValueError("a survey button names a question and a score")
+
+    @staticmethod
+    def survey_code(survey: int, question: int, score: int) -> int:
+        return survey * 100 + question * 10 + score
+
+    @property
+    def survey_parts(self) -> tuple[int, int, int]:
+        """(survey number, question, score) of a ``survey`` button."""
+        return self.risk_number // 100, self.risk_number // 10 % 10, self.risk_number % 10
+
+    @property
+    def row(self) -> int:
+        """Cards lay out one row of buttons per question of a survey, one row otherwise."""
+        return self.risk_number // 10 if self.action == "survey" else 0
 
     @property
     def command(self) -> str:
         """The text command a click stands for; clicking is typing this."""
         if self.action == "risk":
             return self.text
+        if self.action == "survey":
+            survey, question, score = self.survey_parts
+            return f"/survey answer S{survey} q{question}={score}"
         suffix = " 1h" if self.action == "snooze" else ""
         return f"/{self.action} #{self.risk_number}{suffix}"
 
@@ -231,3 +254,9 @@ class OutboundMessage:
 
     def with_text(self, text: str) -> OutboundMessage:
         return replace(self, text=text)
+
+    def without_buttons(self, action: ButtonAction) -> OutboundMessage:
+        """This message minus its buttons of ``action`` (for a platform that cannot show them)."""
+        if not any(b.action == action for b in self.buttons):
+            return self
+        return replace(self, buttons=tuple(b for b in self.buttons if b.action != action))

@@ -121,7 +121,7 @@ def router(config: Config) -> Router:
 
     @r.command(
         "assess",
-        aliases=["评估风险", "评估"],
+        aliases=["评估风险"],  # /评估 is the quarterly evaluation (/survey)
         roles=Role.OWNER | Role.REPORTER | Role.PARTNER | Role.LEADER | Role.ADMIN,
         usage="/assess <#n> <P1-5 I1-5> [!高/!中/!低]",
         summary="help.assess",

@@ -95,6 +95,10 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "pledge confirm": (MEMBERS_ONLY, "/pledge confirm"),
     "incident drill": ({LEADER}, "/incident drill 主库宕机"),
     "incident finding": (MEMBERS_ONLY, "/incident finding 切换脚本缺少权限"),
+    "survey": (MEMBERS_ONLY, "/survey"),
+    "survey start": ({LEADER}, "/survey start 季度评估"),
+    "survey answer": (MEMBERS_ONLY, "/survey answer 4 5 3 很好"),
+    "survey end": ({LEADER}, "/survey end"),
 }
 
 TABLE = build_router(read_config(None, environ={}))

@@ -249,6 +249,7 @@ class DingTalkAdapter(Adapter):
         if kind := personal.kind_of(message.reply_handle):
             await self._send_personal(message, kind)
             return
+        message = message.without_buttons("survey")  # the card template has no score buttons: answered by text
         if len(message.text.encode("utf-8")) > self.max_text_bytes * 5:
             raise DeliveryError("message far over the size limit; not split upstream", retryable=False)
         track_id = message.reply_handle.get("out_track_id")

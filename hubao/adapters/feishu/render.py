@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Any
 
 from hubao.bot.events import Button, Format, OutboundMessage, User
@@ -24,8 +25,8 @@ CARD_LIMIT = 30 * 1024  # interactive content
 TOAST_LIMIT = 100  # characters shown in a toast
 _AT = re.compile(r"<(\s*)(at\b)", re.IGNORECASE)
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
-DEFAULT_LABELS = {"ack": "确认", "resolve": "解决", "snooze": "暂缓 1 小时", "risk": "登记"}
-BUTTON_TYPES = {"ack": "primary", "resolve": "primary", "snooze": "default", "risk": "primary"}
+DEFAULT_LABELS = {"ack": "确认", "resolve": "解决", "snooze": "暂缓 1 小时", "risk": "登记", "survey": "评分"}
+BUTTON_TYPES = {"ack": "primary", "resolve": "primary", "snooze": "default", "risk": "primary", "survey": "default"}
 
 
 class TooLarge(ValueError):
@@ -83,8 +84,8 @@ def card(message: OutboundMessage) -> dict[str, Any]:
         elements.append({"tag": "markdown", "content": neutralise(message.text)})
     else:
         elements.append({"tag": "div", "text": {"tag": "plain_text", "content": neutralise(message.text)}})
-    if message.buttons:
-        elements.append({"tag": "action", "actions": [_button(b) for b in message.buttons]})
+    for _row, buttons in groupby(message.buttons, key=lambda b: b.row):  # a survey: one row per question
+        elements.append({"tag": "action", "actions": [_button(b) for b in buttons]})
     result: dict[str, Any] = {"config": {"wide_screen_mode": True, "update_multi": True}, "elements": elements}
     if message.title:
         result["header"] = {

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from hubao.adapters.wecom import Settings
 from hubao.adapters.wecom import render as r
+from hubao.adapters.wecom.app_message import PER_MEMBER_LIMIT, AppMessenger
 from hubao.adapters.wecom.crypto import CryptoError, WeComCrypto
 from hubao.adapters.wecom.robot import RobotWebhook, classify, post_json
 from hubao.adapters.wecom.wire import PayloadError, decode, parse_button_key
@@ -37,6 +38,7 @@ from hubao.adapters.wecom.ws import (
     NotConnected,
     probe,
 )
+from hubao.bot import personal
 from hubao.bot.adapter import Adapter, AdapterContext, DeliveryError, SendLimit, read_body
 from hubao.bot.events import InboundEvent, OutboundMessage
 
@@ -59,6 +61,8 @@ class WeComAdapter(Adapter):
     def channel_of(payload: Mapping[str, Any]) -> str:
         """A reply with a reply channel of its own (``response_url``: one use, 1 h; a WS req_id)
         waits in that channel, not behind the chat's robot messages."""
+        if kind := personal.channel_of(payload):  # an application message, in a channel of its own
+            return kind
         handle = payload.get("reply_handle") or {}
         once = handle.get("response_url") if handle.get("transport") == "http" else handle.get("req_id")
         return f"reply:{_digest(str(once))[:24]}" if once else ""
@@ -67,6 +71,8 @@ class WeComAdapter(Adapter):
         """No rate on a reply channel: it is used once and must not wait past its expiry."""
         if channel.startswith("reply:"):
             return None
+        if channel.startswith(personal.CHANNEL_PREFIX):
+            return PER_MEMBER_LIMIT
         return SendLimit(self.settings.webhook_rate, 60.0) if self._robot.has(chat_id) else self.send_limit
 
     def __init__(self, settings: Settings, context: AdapterContext) -> None:
@@ -76,6 +82,7 @@ class WeComAdapter(Adapter):
         if settings.transport == "http":
             self._crypto = WeComCrypto(settings.token, settings.encoding_aes_key, settings.receive_id)
         self._http: aiohttp.ClientSession | None = None
+        self._apps: AppMessenger | None = None
         self._robot = RobotWebhook(
             settings.webhook_keys,
             api_base=settings.api_base,
@@ -312,7 +319,11 @@ class WeComAdapter(Adapter):
     # ---- outbound ---------------------------------------------------------------------------
 
     async def send(self, message: OutboundMessage) -> None:
+        if personal.kind_of(message.reply_handle):
+            await self._send_app_message(message)
+            return
         self._forget_old()
+        message = message.without_buttons("survey")  # 15 score buttons exceed a card: answered by text here
         if message.updates_card and await self._update_card(message):
             return
         steps = self._plan(message)
@@ -328,6 +339,19 @@ class WeComAdapter(Adapter):
             self._delivered[mark] = self.context.clock.now()
         for mark in marks:  # all delivered: an identical message later is a new message
             self._delivered.pop(mark, None)
+
+    async def _send_app_message(self, message: OutboundMessage) -> None:
+        s = self.settings
+        if not (s.app_corp_id and s.app_agent_id and s.app_secret):
+            raise DeliveryError("wecom: application message without app_corp_id/app_agent_id/app_secret",
+                                retryable=False)  # fmt: skip
+        if self._apps is None:
+            self._apps = AppMessenger(s.api_base, s.app_corp_id, s.app_agent_id, s.app_secret, self.context.clock,
+                                      self._session, s.http_timeout)  # fmt: skip
+        people = personal.native_ids(message)
+        invalid = await self._apps.send(people, message.text)
+        if invalid:
+            log.warning("wecom: application message did not reach %d of %d people", len(invalid), len(people))
 
     def _plan(self, message: OutboundMessage) -> list[tuple[str, Step]]:
         chat = message.chat_id

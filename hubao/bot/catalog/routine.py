@@ -158,3 +158,67 @@ MESSAGES.update({
                                "\u201c{title}\u201d recorded:"},
     "incident.entry_finding": {"zh": "- {at} {actor} 发现问题：{text}", "en": "- {at} {actor} found: {text}"},
 })
+
+MESSAGES.update({
+    # --- the quarterly evaluation (季度互保工作评估) ---
+    "help.survey": {"zh": "季度互保工作评估：进度或上次结果", "en": "the quarterly evaluation: its state, or the last "
+                    "results"},
+    "help.survey_start": {"zh": "发起季度互保工作评估（组长、管理员）", "en": "start the quarterly evaluation "
+                          "(leader, admin)"},
+    "help.survey_answer": {"zh": "作答评估（三项各 1–5 分，可附意见）", "en": "answer the evaluation (1–5 for each "
+                           "of the three questions, optional comment)"},
+    "help.survey_end": {"zh": "结束评估并公布匿名结果（组长、管理员）", "en": "close the evaluation and post the "
+                        "anonymous results (leader, admin)"},
+    "example.survey answer": {"zh": "/survey answer 4 5 3 沟通可以再快一点", "en": "/survey answer 4 5 3 replies "
+                              "could be quicker"},
+    "survey.subcommands": {
+        "zh": "可用：/survey · /survey start [标题] · /survey answer <1-5> <1-5> <1-5> [意见] · /survey end",
+        "en": "use: /survey · /survey start [title] · /survey answer <1-5> <1-5> <1-5> [comment] · /survey end",
+    },
+    "survey.q1": {"zh": "责任是否清晰", "en": "Are responsibilities clear"},
+    "survey.q2": {"zh": "沟通是否高效", "en": "Is communication efficient"},
+    "survey.q3": {"zh": "风险防控是否有效", "en": "Is risk prevention effective"},
+    "survey.q1_short": {"zh": "责任", "en": "Duty"},
+    "survey.q2_short": {"zh": "沟通", "en": "Talk"},
+    "survey.q3_short": {"zh": "防控", "en": "Prevent"},
+    "survey.button": {"zh": "{question} {score}", "en": "{question} {score}"},
+    "survey.default_title": {"zh": "{quarter} 互保工作评估", "en": "{quarter} evaluation"},
+    "survey.title": {"zh": "季度互保工作评估 · {title}", "en": "Quarterly evaluation · {title}"},
+    "survey.questionnaire": {
+        "zh": "请为以下三项各打 1–5 分（5 最好），匿名统计：\n1. 责任是否清晰\n2. 沟通是否高效\n3. 风险防控是否有效\n"
+        "点击卡片按钮，或发送 /survey answer 4 5 3 [意见]。截止 {until} 前可修改。",
+        "en": "Score each from 1 to 5 (5 is best); results are anonymous:\n1. Are responsibilities clear\n"
+        "2. Is communication efficient\n3. Is risk prevention effective\nUse the card's buttons or send "
+        "/survey answer 4 5 3 [comment]. You may change it until {until}.",
+    },
+    "survey.already_open": {"zh": "已有进行中的评估：{title}（截止 {until}）。", "en": "An evaluation is already open: "
+                            "{title} (until {until})."},
+    "survey.none": {"zh": "本组还没有做过评估。组长可用 /survey start 发起。", "en": "No evaluation yet. The leader "
+                    "starts one with /survey start."},
+    "survey.not_open": {"zh": "当前没有进行中的评估。", "en": "No evaluation is open."},
+    "survey.bad_scores": {"zh": "请为三项各写 1–5 分，例如 /survey answer 4 5 3。", "en": "Give a score from 1 to 5 "
+                          "for each of the three questions, e.g. /survey answer 4 5 3."},
+    "survey.thanks": {"zh": "已收到一份答卷（匿名统计，{until} 前可修改）。", "en": "Answer received (counted "
+                      "anonymously; you may change it until {until})."},
+    "survey.changed": {"zh": "已更新你的答卷（{until} 前可再次修改）。", "en": "Your answer is updated (you may "
+                       "change it until {until})."},
+    "survey.scored": {"zh": "已记录：{question} {score} 分", "en": "Recorded: {question} {score}"},
+    "survey.status": {"zh": "评估进行中：{title}（截止 {until}）", "en": "Evaluation open: {title} (until {until})"},
+    "survey.status_leader": {"zh": "已作答 {answered} 人，未作答 {waiting} 人。", "en": "{answered} answered, "
+                             "{waiting} not yet."},
+    "survey.status_mine_done": {"zh": "你已作答，截止前可修改。", "en": "You have answered; you may change it "
+                                "until it closes."},
+    "survey.status_mine_open": {"zh": "你还没有作答：/survey answer 4 5 3 [意见]。", "en": "You have not answered "
+                                "yet: /survey answer 4 5 3 [comment]."},
+    "survey.reminder": {"zh": "评估「{title}」将于 {until} 截止，还没作答的同事请用卡片按钮或 "
+                        "/survey answer 4 5 3 作答。", "en": "The evaluation \u201c{title}\u201d closes at {until}; "
+                        "if you have not answered yet, please use the card or /survey answer 4 5 3."},
+    "survey.results_title": {"zh": "评估结果 · {title}", "en": "Evaluation results · {title}"},
+    "survey.results_time": {"zh": "{start} — {end} · 作答 {answered}/{members} 人（匿名）", "en": "{start} — {end} · "
+                            "{answered} of {members} answered (anonymous)"},
+    "survey.result_line": {"zh": "- {question}：平均 {average}（{answers} 份）· {spread}", "en": "- {question}: "
+                           "average {average} ({answers} answers) · {spread}"},
+    "survey.spread": {"zh": "{score}分×{count}", "en": "{score}: {count}"},
+    "survey.comments_title": {"zh": "**意见**（匿名）", "en": "**Comments** (anonymous)"},
+    "survey.closed_auto": {"zh": "评估已到期自动结束。", "en": "The evaluation closed automatically."},
+})
