@@ -89,6 +89,16 @@ class Settings(Section):
             raise ValueError("api_base must start with http:// or https://")
         return value.rstrip("/")
 
+    # Personal escalation (see [personal]): an application message (应用消息) through a self-built
+    # app of the same corp — corp id, the app's AgentId and Secret; the people must be in its
+    # visible range. Off while any of the three is empty.
+    app_corp_id: str = ""
+    app_agent_id: int = 0
+    app_secret: str = Field(default="", repr=False)
+
+    def personal_kinds(self, level: str) -> list[str]:
+        return ["app"] if self.app_corp_id and self.app_agent_id and self.app_secret else []
+
     def missing_keys(self) -> list[str]:
         required = ("token", "encoding_aes_key") if self.transport == "http" else ("bot_id", "secret")
         return [key for key in required if not getattr(self, key)]

@@ -6,7 +6,12 @@
 - ``/ws``: the AI-bot long connection (subscribe + ack, ping ack, callbacks pushed by the test,
   respond / update / send acks, ``disconnected_event`` when a second connection subscribes);
 - ``/cgi-bin/webhook/send``: group robot with 20 messages a minute per key, errcode 45009 beyond,
-  93000 for an unknown key, 44004 for empty content, 2048 / 4096-byte content limits.
+  93000 for an unknown key, 44004 for empty content, 2048 / 4096-byte content limits;
+- a self-built app's application messages: ``/cgi-bin/gettoken?corpid&corpsecret`` (40001 for a
+  wrong secret, 7200 s tokens) and ``/cgi-bin/message/send?access_token=`` (40014 / 42001 for a bad
+  or expired token, 45009 past 30 messages a minute to one member, 81013 when no user is valid,
+  ``invaliduser`` listing unknown ones; the duplicate check drops the same content to the same
+  users within ``duplicate_check_interval``).
 
 Time comes from the test's ManualClock (rate window, response_url expiry).
 """
@@ -104,6 +109,14 @@ class WeComStandIn:
         self.answer_pings = True
         self.fail_next: dict[str, int] = {}  # cmd -> errcode for its next ack
         self._frame_seen = asyncio.Condition()
+        # self-built app (应用消息)
+        self.corp_id, self.agent_id, self.app_secret = "ww_corp", 1000002, "app-secret"
+        self.app_users = {"alice", "bob", "carol", "lead"}
+        self.app_tokens: dict[str, datetime] = {}
+        self.app_messages: list[tuple[list[str], str]] = []  # (users reached, text)
+        self.app_fail_next: deque[dict[str, Any]] = deque()
+        self._app_per_member: dict[str, deque[datetime]] = {}
+        self._app_seen: dict[tuple[str, str], datetime] = {}
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -111,8 +124,51 @@ class WeComStandIn:
         app.router.add_get("/ws", self._ws)
         app.router.add_post("/cgi-bin/webhook/send", self._webhook)
         app.router.add_post("/cgi-bin/aibot/response", self._response_url)
+        app.router.add_get("/cgi-bin/gettoken", self._app_token)
+        app.router.add_post("/cgi-bin/message/send", self._app_send)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
+
+    async def _app_token(self, request: web.Request) -> web.Response:
+        if request.query.get("corpid") != self.corp_id or request.query.get("corpsecret") != self.app_secret:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        token = f"app-token-{len(self.app_tokens) + 1}"
+        self.app_tokens[token] = self.clock.now() + timedelta(seconds=7200)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
+
+    async def _app_send(self, request: web.Request) -> web.Response:
+        token = request.query.get("access_token", "")
+        if token not in self.app_tokens:
+            return web.json_response({"errcode": 40014, "errmsg": "invalid access_token"})
+        if self.app_tokens[token] <= self.clock.now():
+            return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+        if self.app_fail_next:
+            return web.json_response(self.app_fail_next.popleft())
+        body = await request.json()
+        if body.get("agentid") != self.agent_id or body.get("msgtype") != "text":
+            return web.json_response({"errcode": 40056, "errmsg": "invalid agentid"})
+        users = [u for u in str(body.get("touser", "")).split("|") if u]
+        valid = [u for u in users if u in self.app_users]
+        invalid = "|".join(u for u in users if u not in self.app_users)
+        if not valid:
+            return web.json_response({"errcode": 81013, "errmsg": "user & party & tag all invalid",
+                                      "invaliduser": invalid})  # fmt: skip
+        now, text = self.clock.now(), body["text"]["content"]
+        for user in valid:
+            window = self._app_per_member.setdefault(user, deque())
+            while window and now - window[0] >= timedelta(seconds=60):
+                window.popleft()
+            if len(window) >= 30:
+                return web.json_response({"errcode": 45009, "errmsg": "api freq out of limit"})
+        interval = timedelta(seconds=int(body.get("duplicate_check_interval", 1800)))
+        fresh = [u for u in valid if not (body.get("enable_duplicate_check") and
+                                          now - self._app_seen.get((u, text), now - interval - interval) < interval)]
+        for user in fresh:
+            self._app_per_member[user].append(now)
+            self._app_seen[(user, text)] = now
+        if fresh:
+            self.app_messages.append((fresh, text))
+        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": invalid, "msgid": secrets.token_hex(8)})
 
     async def close(self) -> None:
         for conn in list(self.connections):
