@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -25,6 +26,7 @@ from hubao.handlers.access import enqueue_messages
 from hubao.handlers.common import group_zone, level_label, local_time, person
 from hubao.storage.models import CrossRequest, Group, Member, Risk
 from hubao.storage.records import GroupRecord, RiskRecord
+from hubao.storage.tx import Tx
 
 MIRRORED = ("acknowledged", "resolved", "reopened")
 OUTGOING_LIMIT = 20
@@ -166,3 +168,76 @@ async def outgoing_section(
 async def names_of(session: AsyncSession, group_ids: Sequence[int]) -> dict[str, User]:
     stmt = select(Member).where(col(Member.group_id).in_(list(group_ids)))
     return {m.user_id: User(m.user_id, m.name) for m in (await session.exec(stmt)).all()}
+
+
+# -- figures: the weekly summary and the organisation page ------------------------------------
+
+
+@dataclass
+class RequestFigures:
+    """Cross-group requests of one group made in a period: those it sent and those it received.
+
+    ``answered`` = acknowledged (or resolved) within the respond window; ``overdue`` = not resolved
+    by its deadline (still open past it, or resolved late)."""
+
+    sent: int = 0
+    sent_answered: int = 0
+    sent_overdue: int = 0
+    received: int = 0
+    received_answered: int = 0
+    received_overdue: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.sent or self.received)
+
+
+RequestRow = tuple[int, int, datetime, datetime, datetime | None, datetime, datetime | None]
+
+
+async def request_rows(tx: Tx, start: datetime, end: datetime) -> list[RequestRow]:
+    """(from group, to group, created, respond by, acknowledged, resolve by, resolved) of every
+    request made in [start, end)."""
+    sql = (
+        "SELECT c.from_group_id, c.to_group_id, r.created_at, r.respond_by, r.acked_at, r.resolve_by, "
+        "r.resolved_at FROM cross_requests c JOIN risks r ON r.id = c.risk_id "
+        "WHERE r.created_at >= ? AND r.created_at < ?"
+    )
+    moment = tx.moment
+    return [
+        (int(a), int(b), moment(c) or start, moment(d) or start, moment(e), moment(f) or start, moment(g))
+        for a, b, c, d, e, f, g in await tx.fetch(sql, tx.when(start), tx.when(end))
+    ]
+
+
+def request_figures(rows: Sequence[RequestRow], now: datetime) -> dict[int, RequestFigures]:
+    """Per group id, its sent and received requests among ``rows``."""
+    out: dict[int, RequestFigures] = {}
+    for sender, receiver, _created, respond_by, acked, resolve_by, resolved in rows:
+        answered = acked is not None and acked <= respond_by
+        overdue = (resolved is None and resolve_by < now) or (resolved is not None and resolved > resolve_by)
+        mine = out.setdefault(sender, RequestFigures())
+        mine.sent += 1
+        mine.sent_answered += answered
+        mine.sent_overdue += overdue
+        theirs = out.setdefault(receiver, RequestFigures())
+        theirs.received += 1
+        theirs.received_answered += answered
+        theirs.received_overdue += overdue
+    return out
+
+
+async def weekly_lines(session: AsyncSession, gid: int, start: datetime, end: datetime, now: datetime,
+                       t: Catalog) -> list[str]:  # fmt: skip
+    """The weekly summary's section on cross-group requests; none when the group had none."""
+    figures = request_figures(await request_rows(await Tx.over(session), start, end), now).get(gid)
+    if figures is None or not figures.any:
+        return []
+    lines = [t("request.summary_section")]
+    if figures.sent:
+        lines.append(t("request.summary_sent", n=figures.sent, answered=figures.sent_answered,
+                       overdue=figures.sent_overdue))  # fmt: skip
+    if figures.received:
+        lines.append(t("request.summary_received", n=figures.received, answered=figures.received_answered,
+                       overdue=figures.received_overdue))  # fmt: skip
+    return lines

@@ -22,7 +22,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Format, Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers import goals, register
+from hubao.handlers import cross_links, goals, register
 from hubao.handlers.common import group_id, group_zone, level_label, local_time, person, roster
 from hubao.handlers.metrics import Figures, MemberFigures, Period, PointRules, compute, group_figures
 from hubao.storage import repo
@@ -319,6 +319,9 @@ async def weekly_summaries(
             active = [m.user_id for m in rows if m.active]
             text = render_summary(group, current_figures[gid], previous_figures[gid], names, active, t, zone)
             if extra := await goals.weekly_lines(session, gid, current_figures[gid].period, now, t, zone):
+                text += "\n\n" + "\n".join(extra)
+            period_now = current_figures[gid].period
+            if extra := await cross_links.weekly_lines(session, gid, period_now.start, period_now.end, now, t):
                 text += "\n\n" + "\n".join(extra)
             if extra := await register.stale_lines(session, gid, config, now, t):
                 text += "\n\n" + "\n".join(extra)

@@ -28,6 +28,7 @@ from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.events import User
 from hubao.bot.i18n import LOCALES, Catalog
+from hubao.handlers import cross_links
 from hubao.handlers.metrics import Period, PointRules, compute, group_figures
 from hubao.handlers.reports import figures_for, parse_period, week_of
 from hubao.handlers.risks import describe_event
@@ -428,6 +429,7 @@ class Pages:
             lines = await store.group_lines(tx, now)
             risks, events = await store.resolved_history(tx, period.start, period.end)
             missed = await store.missed_deadlines(tx, weeks[0].start, now)
+            requests = cross_links.request_figures(await cross_links.request_rows(tx, period.start, period.end), now)
         # Only the resolution figures are read from these; open and overdue come from the query above.
         figures = group_figures({line.id: risks.get(line.id, []) for line in lines}, events, period, now,
                                 PointRules.from_config(self.config.points))  # fmt: skip
@@ -435,7 +437,8 @@ class Pages:
         rows = [
             {"line": line, "on_time": views.percent(figures[line.id].on_time_rate),
              "collab": views.percent(figures[line.id].collaboration_rate),
-             "last": views.time_text(line.last_activity, zone, t)}
+             "last": views.time_text(line.last_activity, zone, t),
+             "requests": requests.get(line.id, cross_links.RequestFigures())}
             for line in lines
         ]  # fmt: skip
         sort = _query(request, "sort") if _query(request, "sort") in views.SORT_KEYS else "overdue"

@@ -140,3 +140,28 @@ async def test_an_alert_with_a_target_label_opens_and_resolves_a_request(console
     assert any("协同请求 仓储组#1 已由" in h and "解决" in h for h in heard)
     (risk,) = await rows(console, Risk)
     assert risk.status == "resolved"
+
+
+async def test_both_weekly_summaries_count_requests_asked_answered_in_time_and_overdue(
+    console: ConsoleSession,
+) -> None:
+    await _groups(console)
+    await console.say("alice", "/request 仓储组 补货 SKU-1")
+    await console.say("alice", "/request 仓储组 盘点差异 due:2h")
+    await console.say("xu", "/ack #1", chat="wh")  # in time, by whoever is on duty
+    await console.advance("3h")  # #2: never acknowledged, past its deadline
+    await console.say("xu", "/resolve #1 已补", chat="wh")
+    (asker,) = await console.say("bob", "/周报")
+    assert "跨组协同" in asker and "发出 2 项：按时响应 1 · 逾期 1" in asker and "收到" not in asker
+    (target,) = await console.say("yan", "/summary", chat="wh")
+    assert "收到 2 项：按时响应 1 · 逾期 1" in target
+    # the on-duty member's acknowledgement counts for their points like any other
+    (why,) = await console.say("yan", "/points why @xu", chat="wh")
+    assert "#1 按时收到 +1" in why and "#1 按时解决 +3" in why
+
+
+async def test_a_group_without_requests_has_no_request_section(console: ConsoleSession) -> None:
+    await _groups(console)
+    await console.say("alice", "/risk 本组风险")
+    (summary,) = await console.say("bob", "/summary")
+    assert "跨组协同" not in summary

@@ -92,4 +92,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This group sent no request {ref}.",
     },
     "request.show_title": {"zh": "协同请求 {ref}", "en": "Request {ref}"},
+    "request.summary_section": {"zh": "**跨组协同**", "en": "**Cross-group requests**"},
+    "request.summary_sent": {
+        "zh": "- 发出 {n} 项：按时响应 {answered} · 逾期 {overdue}",
+        "en": "- Sent {n}: answered in time {answered} · overdue {overdue}",
+    },
+    "request.summary_received": {
+        "zh": "- 收到 {n} 项：按时响应 {answered} · 逾期 {overdue}",
+        "en": "- Received {n}: answered in time {answered} · overdue {overdue}",
+    },
 }

@@ -145,6 +145,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "org.on_time": {"zh": "按时解决率", "en": "On-time rate"},
     "org.collab": {"zh": "协同解决率", "en": "Collaboration"},
     "org.last": {"zh": "最近动态", "en": "Last activity"},
+    "org.requests": {"zh": "跨组协同（近4周）", "en": "Cross-group requests (4 weeks)"},
+    "org.requests_cell": {
+        "zh": "发出 {sent} · 收到 {received} · 按时响应 {answered} · 逾期 {overdue}",
+        "en": "sent {sent} · received {received} · answered in time {answered} · overdue {overdue}",
+    },
     "org.rates_note": {
         "zh": "按时解决率与协同解决率统计近4周。",
         "en": "On-time and collaboration rates cover the last 4 weeks.",
