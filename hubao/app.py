@@ -38,7 +38,7 @@ from hubao.handlers import export as export_handlers
 from hubao.handlers import goals as goal_handlers
 from hubao.handlers import help as help_handlers
 from hubao.handlers import incidents as incident_handlers
-from hubao.handlers import intake, weekly
+from hubao.handlers import intake, quarterly, weekly
 from hubao.handlers import meetings as meeting_handlers
 from hubao.handlers import personal as personal_handlers
 from hubao.handlers import pledge as pledge_handlers
@@ -116,6 +116,7 @@ def build_router(config: Config, calendar_for: CalendarBook | None = None) -> Ro
     table.include(goal_handlers.router(config))
     table.include(pledge_handlers.router(config))
     table.include(survey_handlers.router(config))
+    table.include(quarterly.router(config))
     table.include(web_commands.router(config))
     table.include(admin_handlers.router(config, table, calendar_for=calendars))
     table.include(help_handlers.router(table))
@@ -177,6 +178,7 @@ class App:
         duty_handlers.register_timers(self.timers, config, self.calendars)
         incident_handlers.register_timers(self.timers, config)
         survey_handlers.register_timers(self.timers, config)
+        quarterly.register_timers(self.timers, config, self.calendars)
         self._tasks: list[asyncio.Task[None]] = []
         self._processing: set[asyncio.Task[None]] = set()  # accepted events being processed
         self._deliveries_pruned_at: datetime | None = None
@@ -300,6 +302,7 @@ class App:
             performed += await self.escalations.run_once(now)
             async with self.db.transaction() as session:
                 await weekly.ensure_weekly(session, self.config, now, self.calendars)
+                await quarterly.ensure_quarterly(session, self.config, now, self.calendars)
             performed += await self.timers.run_once(now)
             await self._forget_old_deliveries(now)
         return performed

@@ -99,6 +99,7 @@ EXPECTED: dict[str, tuple[set[str], str]] = {
     "survey start": ({LEADER}, "/survey start 季度评估"),
     "survey answer": (MEMBERS_ONLY, "/survey answer 4 5 3 很好"),
     "survey end": ({LEADER}, "/survey end"),
+    "summary quarter": (MEMBERS_ONLY, "/summary quarter last"),
 }
 
 TABLE = build_router(read_config(None, environ={}))

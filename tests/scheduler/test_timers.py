@@ -31,8 +31,10 @@ def at(*parts: int) -> datetime:
 
 
 async def timer_rows(console: Any) -> list[Timer]:
+    """The weekly timers (each group also has its quarterly one, see tests/handlers/test_quarterly.py)."""
     async with console.app.db.transaction() as session:
-        return list((await session.exec(select(Timer).order_by(col(Timer.id)))).all())
+        stmt = select(Timer).where(Timer.kind == weekly.KIND).order_by(col(Timer.id))
+        return list((await session.exec(stmt)).all())
 
 
 async def queued(console: Any, prefix: str) -> list[Outbox]:

@@ -222,3 +222,25 @@ MESSAGES.update({
     "survey.comments_title": {"zh": "**意见**（匿名）", "en": "**Comments** (anonymous)"},
     "survey.closed_auto": {"zh": "评估已到期自动结束。", "en": "The evaluation closed automatically."},
 })
+
+MESSAGES.update({
+    # --- the quarterly report ---
+    "help.summary_quarter": {"zh": "季度互保报告（本季度或上季度）", "en": "the quarterly report (this or last "
+                             "quarter)"},
+    "quarter.bad_which": {"zh": "请写 this（本季度）或 last（上季度）。", "en": "Write this or last."},
+    "quarter.title": {"zh": "季度互保报告 · {group} · {quarter}", "en": "Quarterly report · {group} · {quarter}"},
+    "quarter.period": {"zh": "{range}（截至 {as_of}，括号内为与上季度相比）", "en": "{range} (as of {as_of}; "
+                       "changes against the previous quarter)"},
+    "quarter.before": {"zh": "（上季度 {value}）", "en": " (previous quarter {value})"},
+    "quarter.section_kinds": {"zh": "**风险级别与标签**", "en": "**Levels and tags**"},
+    "quarter.levels": {"zh": "- 级别：{levels}", "en": "- Levels: {levels}"},
+    "quarter.tags": {"zh": "- 最常见标签：{tags}", "en": "- Most frequent tags: {tags}"},
+    "quarter.section_survey": {"zh": "**季度互保工作评估**", "en": "**Quarterly evaluation**"},
+    "quarter.no_survey": {"zh": "本季度没有进行评估", "en": "no evaluation this quarter"},
+    "quarter.survey_title": {"zh": "「{title}」", "en": "\u201c{title}\u201d"},
+    "quarter.section_drills": {"zh": "**应急与演练**", "en": "**Incidents and drills**"},
+    "quarter.incident_counts": {"zh": "- 演练 {drills} 次 · 真实应急 {incidents} 次（分开统计）",
+                                "en": "- {drills} drills · {incidents} real incidents (counted apart)"},
+    "quarter.drill_line": {"zh": "- 演练 {at} {title}（{span}）", "en": "- drill {at} {title} ({span})"},
+    "quarter.ongoing": {"zh": "进行中", "en": "ongoing"},
+})
