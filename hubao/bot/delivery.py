@@ -92,6 +92,10 @@ class ChannelDue:
 
 
 class OutboxStore(Protocol):
+    # True when rows become visible in id order (one writer at a time, as on SQLite): a look for
+    # new rows then starts right after the highest id seen, with no look back.
+    commits_in_id_order: bool
+
     async def channels(self, now: datetime, since_id: int = 0) -> tuple[list[ChannelDue], int]:
         """Channels with pending messages (only those with rows after ``since_id`` when given),
         and the highest outbox id at the time. ``due`` already accounts for the channel's pace."""
@@ -489,6 +493,10 @@ class Deliverer:
             found, highest = await self.store.channels(now)
             self._due = {d.key: d for d in found} | {k: self._due[k] for k in self._busy if k in self._due}
             self._full_scan_at = mono + self.FULL_SCAN_EVERY
+        elif self.store.commits_in_id_order:  # nothing can appear below the highest id seen
+            found, highest = await self.store.channels(now, self._ids[-1][1])
+            for d in found:
+                self._note(d)
         else:
             since = self._ids[0][1]
             for seen_at, highest_then in self._ids:

@@ -229,7 +229,9 @@ def router(
             total = await records.count_risks(ctx.store, gid, statuses, owner_id=owner_id, overdue_at=overdue_at)
         names = await _names(ctx)
         text = render_board(risks, names, ctx.t, group_zone(ctx.group, config), scope, now, total=total)
-        if scope in ("open", "all", "overdue"):  # requests this group sent, apart from its own risks
+        # Requests this group sent, apart from its own risks (the common board has none: one plain
+        # look keeps the ORM off the command path).
+        if scope in ("open", "all", "overdue") and await records.has_outgoing_requests(ctx.store, gid):
             section = await cross_links.outgoing_section(
                 ctx.store.session, ctx.group, config, ctx.t, now, open_only=scope != "all",
                 overdue_only=scope == "overdue",
@@ -487,8 +489,9 @@ async def _save(ctx: Ctx, risk: RiskRow, kind: str, data: dict[str, object], *ch
         data=data,
         message_id=ctx.event.message_id,
     )
-    await cross_links.mirror(ctx.store.session, ctx.t, risk, kind, data, ctx.event.sender, ctx.clock.now(),
-                             ctx.event.message_id)  # fmt: skip
+    if kind in cross_links.MIRRORED and risk.id is not None and await records.has_request_link(ctx.store, risk.id):
+        await cross_links.mirror(ctx.store.session, ctx.t, risk, kind, data, ctx.event.sender, ctx.clock.now(),
+                                 ctx.event.message_id)  # fmt: skip
 
 
 async def _names(ctx: Ctx) -> dict[str, User]:

@@ -74,6 +74,9 @@ class SqlOutbox:
     def __init__(self, db: Database, instance_id: str = "local") -> None:
         self.db = db
         self.instance_id = instance_id
+        # SQLite has one writer at a time, so ids commit in order; PostgreSQL allots ids before
+        # commits that may finish out of order, so the worker looks back a few seconds there.
+        self.commits_in_id_order = db.is_sqlite
 
     # --- what is waiting --------------------------------------------------------------------
 

@@ -380,3 +380,13 @@ async def enqueue(
             sees_orm=False,  # new rows under new keys: nothing pending in a session changes the outcome
         )  # fmt: skip
     return queued
+
+
+async def has_request_link(tx: Tx, risk_id: int) -> bool:
+    """Whether the risk is another group's request (its changes are posted back there)."""
+    return await tx.fetchrow("SELECT 1 FROM cross_requests WHERE risk_id = ?", risk_id) is not None
+
+
+async def has_outgoing_requests(tx: Tx, group_id: int) -> bool:
+    """Whether the group has ever asked another group (its board then lists those requests)."""
+    return await tx.fetchrow("SELECT 1 FROM cross_requests WHERE from_group_id = ? LIMIT 1", group_id) is not None

@@ -515,10 +515,15 @@ class WeComAdapter(Adapter):
         return False
 
     def _forget_old(self) -> None:
+        """Drop entries past ``MEMORY`` from the front: they are added in time order, so a send
+        costs the entries that expired since the last one, not a walk over all of them."""
         cutoff = self.context.clock.now() - MEMORY
         for store in (self._used, self._delivered):
-            for key in [k for k, when in store.items() if when < cutoff]:
-                del store[key]
+            while store:
+                oldest = next(iter(store))
+                if store[oldest] >= cutoff:
+                    break
+                del store[oldest]
 
     # ---- doctor -----------------------------------------------------------------------------
 
