@@ -1,6 +1,7 @@
 """Export of a group's risks, events, metrics and points for a period (quarterly evaluation).
 
-Five tables — ``risks``, ``events``, ``metrics``, ``members``, ``points`` — written as one XLSX
+Nine tables — ``risks``, ``events``, ``metrics``, ``members``, ``points``, and of the rest of the
+routine ``goals``, ``register``, ``surveys`` (anonymous aggregates only) and ``drills`` — written as one XLSX
 workbook (a sheet each) or as a ZIP of CSV files (UTF-8 with BOM, so Excel reads Chinese).
 Times are ISO 8601 in the group's time zone, with the offset. Nothing from the configuration
 is written, and cells that a spreadsheet would run as a formula are quoted.
@@ -20,6 +21,7 @@ import hmac
 import io
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,10 +35,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.router import CommandContext, Role, Router, UsageError
+from hubao.handlers import goals, survey
 from hubao.handlers.common import group_id, group_zone, roster
 from hubao.handlers.metrics import Figures, MemberFigures, Period, PointRules, compute
 from hubao.handlers.reports import MAX_YEAR, MIN_YEAR, local_midnight, parse_day
 from hubao.storage import repo
+from hubao.storage import reports as report_store
+from hubao.storage import routine as routine_store
 from hubao.storage.db import Database
 from hubao.storage.models import Group, Risk, RiskEvent
 from hubao.storage.reports import load_history
@@ -93,20 +98,89 @@ async def build_tables(
     shown = sorted([*in_period, *earlier], key=lambda e: (e.at, e.id or 0))
     chosen = sorted((r for r in risks[gid] if r.id in touched), key=lambda r: r.number)
     numbers = {r.id: r.number for r in risks[gid]}
+    goal_events = await routine_store.group_events(session, gid, "goal.", until=period.end)
+    goal_figures = goals.goal_figures(goal_events, period, now)
     return [
-        _risks_table(chosen, names, zone),
+        _risks_table(chosen, names, zone, _first_answers(history)),
         _events_table(shown, numbers, names, zone, period),
-        _metrics_table(figures, zone),
+        _metrics_table(figures, zone, goal_figures),
         _members_table(figures, names),
         _points_table(figures, names, zone),
+        *await routine_tables(session, gid, names, zone, period, goal_events, goal_figures, numbers),
     ]
 
 
-def _risks_table(risks: Sequence[Risk], names: dict[str, str], zone: ZoneInfo) -> Table:
+def _first_answers(events: Sequence[RiskEvent]) -> dict[int | None, RiskEvent]:
+    """Per risk, the first acknowledgement (or resolution, which answers it too): who answered the reminder."""
+    first: dict[int | None, RiskEvent] = {}
+    for event in sorted(events, key=lambda e: (e.at, e.id or 0)):
+        if event.kind in ("acknowledged", "resolved"):
+            first.setdefault(event.risk_id, event)
+    return first
+
+
+async def routine_tables(
+    session: AsyncSession, gid: int, names: dict[str, str], zone: ZoneInfo, period: Period,
+    goal_events: Sequence[RiskEvent], goal_figures: goals.GoalFigures, numbers: dict[int | None, int],
+) -> list[Table]:
+    """The sheets of the rest of the routine: goals, the register, surveys (anonymous) and drills."""
+    states = goals.replay(goal_events, period.end)
+    achieved = {g.number for g in goal_figures.achieved}
+    due = {g.number for g in goal_figures.due}
+    goal_rows = [
+        [g.number, g.text, g.owner_id or "", names.get(g.owner_id or "", ""), _iso(g.due, zone), g.status,
+         _iso(g.closed_at, zone), g.number in due, g.number in achieved]
+        for g in sorted(states.values(), key=lambda g: g.number)
+    ]  # fmt: skip
+    triggered = Counter(
+        int(e.data.get("number", 0)) for e in await routine_store.group_events(session, gid, "register.triggered",
+                                                                               until=period.end)
+        if e.at in period
+    )  # fmt: skip
+    register_rows = [
+        [e.number, e.name, e.level, e.trigger, e.response, e.owner_id or "", names.get(e.owner_id or "", ""),
+         _iso(e.created_at, zone), _iso(e.reviewed_at, zone), _iso(e.removed_at, zone), triggered[e.number]]
+        for e in await routine_store.all_register_entries(session, gid)
+    ]  # fmt: skip
+    survey_rows: list[list[Any]] = []
+    for held in await routine_store.surveys_between(session, gid, period.start, period.end):
+        results = await survey.results_of(session, held)
+        row: list[Any] = [held.number, held.title, _iso(held.started_at, zone), _iso(held.closed_at, zone),
+                          results.respondents, results.members]  # fmt: skip
+        for question in results.questions:
+            average = round(question.average, 2) if question.average is not None else ""
+            row += [question.answers, average, *(question.counts[s] for s in survey.SCORES)]
+        survey_rows.append([*row, len(results.comments)])
+    drill_rows: list[list[Any]] = []
+    for drill in await routine_store.incidents_between(session, [gid], period.start, period.end):
+        if not drill.drill:
+            continue  # real incidents are counted apart
+        found = [e for e in await report_store.incident_entries(session, drill.id or 0) if e.kind == "finding"]
+        drill_rows.append([_iso(drill.started_at, zone), _iso(drill.ended_at, zone), drill.title, drill.started_by,
+                           names.get(drill.started_by, ""), drill.summary, len(found),
+                           " ".join(f"#{e.data.get('risk')}" for e in found)])  # fmt: skip
+    question_columns = [f"{q}_{part}" for q in survey.QUESTIONS
+                        for part in ("answers", "average", *(f"score_{s}" for s in survey.SCORES))]  # fmt: skip
+    return [
+        Table("goals", ("number", "text", "owner", "owner_name", "due_at", "status", "closed_at", "due_in_period",
+                        "achieved_by_due"), goal_rows),
+        Table("register", ("number", "name", "level", "trigger", "response", "owner", "owner_name", "created_at",
+                           "reviewed_at", "removed_at", "triggered_in_period"), register_rows),
+        Table("surveys", ("number", "title", "started_at", "closed_at", "respondents", "members", *question_columns,
+                          "comments"), survey_rows),
+        Table("drills", ("started_at", "ended_at", "scenario", "started_by", "started_by_name", "summary",
+                         "findings", "finding_risks"), drill_rows),
+    ]  # fmt: skip
+
+
+def _risks_table(
+    risks: Sequence[Risk], names: dict[str, str], zone: ZoneInfo, answers: dict[int | None, RiskEvent]
+) -> Table:
+    # reporter → owner at created_at, and who answered (acked_by) when: the 互保责任书's evidence.
     header = (
         "number", "content", "level", "tags", "status", "source", "urgent", "reporter", "reporter_name", "owner",
         "owner_name", "created_at", "respond_by", "resolve_by", "acked_at", "resolved_at", "resolution",
-        "likelihood", "impact", "score",
+        "likelihood", "impact", "score", "acked_by", "acked_by_name",
     )  # fmt: skip
     rows = [
         [
@@ -130,6 +204,8 @@ def _risks_table(risks: Sequence[Risk], names: dict[str, str], zone: ZoneInfo) -
             r.likelihood or "",
             r.impact or "",
             r.likelihood * r.impact if r.likelihood and r.impact else "",
+            answers[r.id].actor_id if r.id in answers else "",
+            names.get(answers[r.id].actor_id, "") if r.id in answers else "",
         ]
         for r in risks
     ]
@@ -156,7 +232,7 @@ def _events_table(
     return Table("events", header, rows)
 
 
-def _metrics_table(figures: Figures, zone: ZoneInfo) -> Table:
+def _metrics_table(figures: Figures, zone: ZoneInfo, goal_figures: goals.GoalFigures) -> Table:
     rows: list[list[Any]] = [
         ["period_start", _iso(figures.period.start, zone)],
         ["period_end", _iso(figures.period.end, zone)],
@@ -173,6 +249,9 @@ def _metrics_table(figures: Figures, zone: ZoneInfo) -> Table:
         ["responses", len(figures.response_times)],
         ["median_response_minutes", _minutes(figures.median_response)],
         ["p90_response_minutes", _minutes(figures.p90_response)],
+        ["goals_due", len(goal_figures.due)],
+        ["goals_achieved_by_due", len(goal_figures.achieved)],
+        ["goal_achievement_rate", _rate(goal_figures.rate)],
     ]
     return Table("metrics", ("metric", "value"), rows)
 

@@ -137,3 +137,9 @@ async def latest_drill(session: AsyncSession, group_id: int) -> Incident | None:
         .order_by(col(Incident.started_at).desc(), col(Incident.id).desc())
     )
     return (await session.exec(stmt.limit(1))).first()
+
+
+async def all_register_entries(session: AsyncSession, group_id: int) -> list[RegisterEntry]:
+    """Every entry the register ever had, removed ones too (for the export)."""
+    stmt = select(RegisterEntry).where(RegisterEntry.group_id == group_id).order_by(col(RegisterEntry.number))
+    return list((await session.exec(stmt)).all())

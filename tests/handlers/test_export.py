@@ -42,7 +42,9 @@ async def test_xlsx_has_risks_events_metrics_members_and_points_cell_by_cell(mak
     console: ConsoleSession = await make_console(**{"export.secret": SECRET, "bot.admins": ["console:root"]})
     await _seed(console)
     book = load_workbook(io.BytesIO(await _export(console, "xlsx")))
-    assert book.sheetnames == ["risks", "events", "metrics", "members", "points"]
+    assert book.sheetnames == [
+        "risks", "events", "metrics", "members", "points", "goals", "register", "surveys", "drills"
+    ]  # fmt: skip
 
     risks = book["risks"]
     assert [c.value for c in risks[1]][:6] == ["number", "content", "level", "tags", "status", "source"]
@@ -54,7 +56,7 @@ async def test_xlsx_has_risks_events_metrics_members_and_points_cell_by_cell(mak
         "owner": "console:bob", "owner_name": "bob", "created_at": "2026-11-23 09:00:00+08:00",
         "respond_by": "2026-11-23 10:00:00+08:00", "resolve_by": "2026-11-24 09:00:00+08:00",
         "acked_at": "2026-11-23 09:10:00+08:00", "resolved_at": "2026-11-23 12:00:00+08:00", "resolution": None,
-        "likelihood": None, "impact": None, "score": None,
+        "likelihood": None, "impact": None, "score": None, "acked_by": "console:bob", "acked_by_name": "bob",
     }  # fmt: skip
 
     events = book["events"]
@@ -69,6 +71,7 @@ async def test_xlsx_has_risks_events_metrics_members_and_points_cell_by_cell(mak
         "as_of": "2026-11-29 12:00:00+08:00", "new": 6, "resolved": 5, "resolved_on_time": 3,
         "on_time_rate": 0.6, "collaborative_resolved": 3, "collaboration_rate": 0.6, "open": 2, "overdue": 2,
         "overdue_rate": 1, "responses": 5, "median_response_minutes": 30, "p90_response_minutes": 120,
+        "goals_due": 0, "goals_achieved_by_due": 0, "goal_achievement_rate": None,
     }  # fmt: skip
 
     members = book["members"]
@@ -98,7 +101,10 @@ async def test_csv_is_a_zip_of_the_same_tables(console: ConsoleSession) -> None:
     await _seed(console)
     body = await _export(console, "csv")
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        assert archive.namelist() == ["risks.csv", "events.csv", "metrics.csv", "members.csv", "points.csv"]
+        assert archive.namelist() == [
+            "risks.csv", "events.csv", "metrics.csv", "members.csv", "points.csv", "goals.csv", "register.csv",
+            "surveys.csv", "drills.csv",
+        ]  # fmt: skip
         raw = archive.read("metrics.csv").decode("utf-8")
         risks = archive.read("risks.csv").decode("utf-8")
     assert raw.startswith("\ufeffmetric,value\r\n")  # BOM: Excel opens Chinese text correctly
