@@ -28,10 +28,12 @@ from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.events import User
 from hubao.bot.i18n import LOCALES, Catalog
-from hubao.handlers import cross_links
+from hubao.handlers import cross_links, goals, register, survey
 from hubao.handlers.metrics import Period, PointRules, compute, group_figures
+from hubao.handlers.quarter_period import quarter_label, quarter_period
 from hubao.handlers.reports import figures_for, parse_period, week_of
 from hubao.handlers.risks import describe_event
+from hubao.storage import routine as routine_store
 from hubao.storage import web as store
 from hubao.storage.db import Database
 from hubao.storage.models import Group
@@ -111,6 +113,7 @@ def application(db: Database, config: Config, clock: Clock) -> web.Application:
     app.router.add_get("/g/{gid}/heatmap", pages.heatmap)
     app.router.add_get("/g/{gid}/trends", pages.trends)
     app.router.add_get("/g/{gid}/points", pages.points)
+    app.router.add_get("/g/{gid}/routine", pages.routine)
     app.router.add_get("/org", pages.org)
     app.router.add_static("/static", PACKAGE / "static", append_version=False)
     return app
@@ -415,6 +418,49 @@ class Pages:
         context = {**self._frame(grant, info, "points", now, zone), "sections": sections,
                    "rules": t("points.rules", **self.config.points.model_dump())}  # fmt: skip
         return self._render(request, "points.html", t, context)
+
+    async def routine(self, request: web.Request) -> web.Response:
+        """The 互保风险清单, the goals with this quarter's 目标达成率, and the latest evaluation's results."""
+        grant, gid = await self._group_page(request)
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            tx = await Tx.over(session)
+            info = await self._open_group(tx, grant, gid)
+            zone = self._zone(info.timezone)
+            names = await store.member_names(tx, gid)
+            entries = await routine_store.register_entries(session, gid)
+            goal_rows = await routine_store.goals(session, gid)
+            quarter = quarter_period(now, zone)
+            rate = await goals.figures_of(session, gid, quarter, now)
+            latest = await routine_store.open_survey(session, gid) or await routine_store.latest_closed_survey(
+                session, gid
+            )
+            results = await survey.results_of(session, latest) if latest is not None else None
+        t = self._catalog(info.locale)
+        context = {
+            **self._frame(grant, info, "routine", now, zone),
+            "register": [
+                {"number": e.number, "name": e.name, "level": t(f"level.{e.level}"), "level_key": e.level,
+                 "trigger": e.trigger, "response": e.response,
+                 "owner": _name(e.owner_id, names) if e.owner_id else t("register.no_owner"),
+                 "stale": register.is_stale(e, now, self.config)}
+                for e in entries
+            ],
+            "goals": [
+                {"number": g.number, "text": g.text,
+                 "owner": _name(g.owner_id, names) if g.owner_id else t("register.no_owner"),
+                 "due": views.time_text(g.due_at, zone, t),
+                 "status": t("goals.status_overdue" if g.status == "open" and g.due_at and g.due_at < now
+                             else f"goals.status_{g.status}")}
+                for g in goal_rows
+            ],
+            "quarter": quarter_label(quarter, zone),
+            "rate": goals.rate_line(rate, t),
+            "survey": latest,
+            "survey_open": latest is not None and latest.closed_at is None,
+            "results": survey.render_results(results, t, zone) if results is not None else [],
+        }  # fmt: skip
+        return self._render(request, "routine.html", t, context)
 
     async def org(self, request: web.Request) -> web.Response:
         grant = self._grant(request)

@@ -244,3 +244,23 @@ MESSAGES.update({
     "quarter.drill_line": {"zh": "- 演练 {at} {title}（{span}）", "en": "- drill {at} {title} ({span})"},
     "quarter.ongoing": {"zh": "进行中", "en": "ongoing"},
 })
+
+MESSAGES.update({
+    # --- the web page of the routine ---
+    "page.nav_routine": {"zh": "清单与目标", "en": "Register & goals"},
+    "routinepage.title": {"zh": "{group} · 风险清单、目标与评估", "en": "{group} · register, goals and evaluation"},
+    "routinepage.register": {"zh": "互保风险清单", "en": "Risk register"},
+    "routinepage.goals": {"zh": "小组目标", "en": "Group goals"},
+    "routinepage.survey": {"zh": "季度互保工作评估", "en": "Quarterly evaluation"},
+    "routinepage.survey_open": {"zh": "进行中（当前作答情况）", "en": "open (answers so far)"},
+    "routinepage.number": {"zh": "编号", "en": "No."},
+    "routinepage.name": {"zh": "风险", "en": "Risk"},
+    "routinepage.level": {"zh": "级别", "en": "Level"},
+    "routinepage.trigger": {"zh": "触发条件", "en": "Trigger"},
+    "routinepage.response": {"zh": "约定应对", "en": "Agreed response"},
+    "routinepage.owner": {"zh": "负责人", "en": "Owner"},
+    "routinepage.goal": {"zh": "目标", "en": "Goal"},
+    "routinepage.due": {"zh": "截止", "en": "Due"},
+    "routinepage.status": {"zh": "状态", "en": "Status"},
+    "routinepage.stale": {"zh": "待复核", "en": "to review"},
+})
