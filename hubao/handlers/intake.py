@@ -35,7 +35,7 @@ from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
-from hubao.bot.router import LEVEL_WORDS, Args, CommandContext, Level, Role, Router, UsageError
+from hubao.bot.router import LEVEL_WORDS, Args, CommandContext, CommandSpec, Level, Role, Router, UsageError
 from hubao.bot.sanitize import clean_line, clean_word
 from hubao.handlers import requests
 from hubao.handlers.access import enqueue_messages
@@ -462,7 +462,7 @@ class Intake:
             level = args.level.value if args.level else "medium"
             return await requests.open_request(
                 await Tx.over(session), config=self.config, clock=self.services.clock,
-                calendar_for=self._calendar_for(), risk_spec=self.services.router.get("risk"), asker=asker,
+                calendar_for=self._calendar_for(), risk_spec=self._risk_spec(), asker=asker,
                 target=target, requester=API_ACTOR if source == "api" else ALERT_ACTOR, args=args,
                 level="high" if urgent else level, message_id=message_id, source=source, urgent=urgent,
             )  # fmt: skip
@@ -470,6 +470,12 @@ class Intake:
             raise IntakeError(403, "refused", en(exc.key, **exc.fields)) from None
         except UsageError as exc:
             raise IntakeError(422, "invalid", exc.detail or "text is required") from None
+
+    def _risk_spec(self) -> CommandSpec:
+        spec = self.services.router.get("risk")
+        if spec is None:  # pragma: no cover - the risk commands are always mounted
+            raise IntakeError(503, "unavailable", "risk commands are not available")
+        return spec
 
     async def _open_alert(self, session: AsyncSession, group: Group, alert: Alert) -> int:
         if alert.target is not None:

@@ -20,7 +20,7 @@ from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
-from hubao.bot.router import Args, CommandContext, Role, Router, UsageError
+from hubao.bot.router import Args, CommandContext, CommandSpec, Role, Router, UsageError
 from hubao.handlers.access import enqueue_messages
 from hubao.handlers.common import MAX_CONTENT, group_id
 from hubao.handlers.cross_links import reference
@@ -93,7 +93,7 @@ async def open_request(
     config: Config,
     clock: Clock,
     calendar_for: CalendarFor,
-    risk_spec: object,
+    risk_spec: CommandSpec,
     asker: GroupRecord,
     target: Group,
     requester: User,
@@ -116,7 +116,7 @@ async def open_request(
         event=event, spec=risk_spec, args=Args(users=(owner,), level=args.level, tags=args.tags, due=args.due,
                                                words=args.words),
         store=tx, clock=clock, t=t_target, group=target, roles=Role.ADMIN,
-    )  # type: ignore[arg-type]  # fmt: skip
+    )  # fmt: skip
     risk = await create_risk(ctx, config, calendar_for, level=level, urgent=urgent, source=source)
     session.add(CrossRequest(risk_id=risk.id, from_group_id=group_id(asker), to_group_id=target.id or 0,
                              requested_by=requester.id, created_at=now))  # fmt: skip
@@ -155,7 +155,8 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS, table:
             target = await find_group(session, wanted)
             if target is None:
                 raise RequestRefused("request.unknown_group", group=wanted[:40])
-            spec = table.get("risk") if table is not None else None
+            spec = (table or r).get("risk")
+            assert spec is not None, "/request reuses the card of /risk: mount the risk commands"
             risk = await open_request(
                 ctx.store, config=config, clock=ctx.clock, calendar_for=calendar_for, risk_spec=spec,
                 asker=ctx.group, target=target, requester=ctx.event.sender,
