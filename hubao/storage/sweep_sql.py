@@ -27,6 +27,7 @@ EventRow = tuple[int, int, str, str, str]
 _MEMBERS_KEY = "sweep.members"
 _ADMINS_KEY = "sweep.admins"
 _DUTY_KEY = "sweep.duty"
+_ASKERS_KEY = "sweep.askers"
 
 
 def _any_of(tx: Tx, column: str, values: Collection[int]) -> tuple[str, list[Any]]:
@@ -102,16 +103,18 @@ async def on_duty(tx: Tx, group_id: int) -> str | None:
 
 
 async def asker_of(tx: Tx, risk_id: int) -> tuple[GroupRow, str] | None:
-    """For a cross-group request: the group that asked and who asked; None for other risks."""
-    columns = ", ".join(f"g.{c.strip()}" for c in _GROUP_COLUMNS.split(","))
-    row = await tx.fetchrow(
-        f"SELECT {columns}, c.requested_by FROM cross_requests c JOIN groups g ON g.id = c.from_group_id "
-        "WHERE c.risk_id = ?",
-        risk_id,
-    )
-    if row is None:
-        return None
-    return GroupRow.of(tx, row[:-1]), str(row[-1])
+    """For a cross-group request: the group that asked and who asked; None for other risks.
+
+    The open requests are read once per transaction (one query per sweep batch, whatever its size)."""
+    known: dict[int, tuple[GroupRow, str]] | None = tx.info.get(_ASKERS_KEY)
+    if known is None:
+        columns = ", ".join(f"g.{c.strip()}" for c in _GROUP_COLUMNS.split(","))
+        rows = await tx.fetch(
+            f"SELECT c.risk_id, c.requested_by, {columns} FROM cross_requests c "
+            "JOIN groups g ON g.id = c.from_group_id JOIN risks r ON r.id = c.risk_id WHERE r.status <> 'resolved'"
+        )
+        known = tx.info[_ASKERS_KEY] = {int(row[0]): (GroupRow.of(tx, row[2:]), str(row[1])) for row in rows}
+    return known.get(risk_id)
 
 
 # -- writes --------------------------------------------------------------------------------------
