@@ -50,6 +50,7 @@ from hubao.storage.tx import Tx
 Ctx = CommandContext[Tx]
 KIND = "quarterly"
 TOP = 5
+LEVEL_ORDER = ("high", "medium", "low")  # ties of the level counts are shown in this order
 WHICH = {"this": 0, "本季度": 0, "本季": 0, "last": -1, "上季度": -1, "上季": -1}
 
 
@@ -115,7 +116,8 @@ async def _tags_and_levels(session: AsyncSession, gid: int, period: Period, t: C
         tags.update(risk_tags or [])
     if not levels:
         return ["- " + t("none")]
-    level_text = " · ".join(f"{level_label(level, t)} {n}" for level, n in levels.most_common())
+    ordered = sorted(levels.items(), key=lambda i: (-i[1], LEVEL_ORDER.index(i[0]) if i[0] in LEVEL_ORDER else 9))
+    level_text = " · ".join(f"{level_label(level, t)} {n}" for level, n in ordered)
     tag_text = " · ".join(f"#{tag} {n}" for tag, n in sorted(tags.items(), key=lambda i: (-i[1], i[0]))[:TOP])
     return [t("quarter.levels", levels=level_text), t("quarter.tags", tags=tag_text or t("none"))]
 
