@@ -69,11 +69,17 @@ async def prepare_server(tmp: Path, platform: str, groups: int, sink: str) -> tu
 
     port = _free_port()
     config = tmp / "hubao.toml"
-    settings = platform_settings(platform, sink)
+    settings = platform_settings(platform, sink, [chat_of(platform, g, groups) for g in range(groups)])
+
+    def toml(value: Any) -> str:
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {toml(v)}" for k, v in value.items()) + "}"
+        return json.dumps(value)
+
     config.write_text(
         f'[storage]\nurl = "sqlite+aiosqlite:///{tmp / "hubao.db"}"\n'
         f'[server]\nhost = "{HOST}"\nport = {port}\npublic_url = "http://{HOST}:{port}"\n'
-        f"[{platform}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+        f"[{platform}]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in settings.items())
     )
 
     from hubao.storage import repo

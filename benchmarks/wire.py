@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,8 +52,11 @@ FEISHU_TOKEN = "bench-verification-token"
 FEISHU_BOT_OPEN_ID = "ou_bot"
 
 
-def platform_settings(platform: str, sink: str) -> dict[str, Any]:
-    """The ``[<platform>]`` section: HTTP-callback transport, the secrets above, every URL at ``sink``."""
+def platform_settings(platform: str, sink: str, chats: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``[<platform>]`` section: HTTP-callback transport, the secrets above, every URL at ``sink``.
+
+    WeCom gets a group robot for each of ``chats``, as a real deployment on the HTTP callback
+    needs one for whatever is not a direct answer (the second part of a long board, pings)."""
     if platform == "wecom":
         return {
             "enabled": True,
@@ -61,6 +65,7 @@ def platform_settings(platform: str, sink: str) -> dict[str, Any]:
             "token": WECOM_TOKEN,
             "encoding_aes_key": WECOM_AES_KEY,
             "api_base": sink,
+            "webhook_keys": {f"bench-robot-{i}": chat for i, chat in enumerate(chats)},
         }
     if platform == "dingtalk":
         return {
