@@ -116,3 +116,17 @@ async def test_on_duty_member_owns_intake_risks_and_is_called_at_the_first_escal
     assert ping.startswith("bot: @bob @carol ")  # the owner, then whoever is on duty
     (card,) = [p for p in pings if "SKU-118" in p]
     assert card.startswith("bot: @carol ")  # on duty and owner: called once
+
+
+async def test_two_instances_on_one_database_hand_over_once(make_console: Any) -> None:
+    first: ConsoleSession = await make_console(admins=("root",))
+    second: ConsoleSession = await make_console(admins=("root",))  # the same database and clock
+    await _group(first)
+    await first.say("alice", "/duty set @bob @carol every day 09:00")
+    first.clock.advance(timedelta(days=1))
+    await second.app.run_due()
+    await first.app.run_due()
+    handovers = [e for e in await rows(first, RiskEvent) if e.kind == "duty.handover"]
+    assert len(handovers) == 1
+    (rota,) = await rows(second, DutyRoster)
+    assert rota.position == 1
