@@ -14,12 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import signal
-import socket
 import sqlite3
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,18 +43,11 @@ from tests.adapters.feishu.standin import (
     signed_request,
 )
 from tests.adapters.wecom.standin import WeComStandIn
+from tests.serving import START_TIMEOUT, ServeProcess, free_port
 
-REPO = Path(__file__).resolve().parents[1]
 COMMANDS = 200
 CONCURRENCY = 16
 KILL_AFTER = 70  # answers (or ACKs) before the kill
-START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _toml(section: str, values: dict[str, Any]) -> str:
@@ -74,51 +63,6 @@ def _toml(section: str, values: dict[str, Any]) -> str:
     return f"[{section}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items())
 
 
-class Server:
-    """``hubao serve`` as users start it, in its own process."""
-
-    def __init__(self, config: Path, port: int) -> None:
-        self.config, self.port = config, port
-        self.process: asyncio.subprocess.Process | None = None
-        self.log = config.parent / "serve.log"
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hubao", "serve", "--config", str(self.config),
-                stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=self.config.parent,
-                env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.config.parent), "PYTHONPATH": str(REPO)},
-            )  # fmt: skip
-        async with aiohttp.ClientSession() as http, asyncio.timeout(START_TIMEOUT):
-            while True:
-                assert self.process.returncode is None, self.log.read_text()[-3000:]
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as answer:
-                        if answer.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-
-    async def wait_dead(self) -> None:
-        assert self.process is not None
-        await asyncio.wait_for(self.process.wait(), 10)
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass
@@ -128,9 +72,9 @@ class Drill:
     platform: str
     chat: str
     settings: dict[str, Any]
-    send: Callable[[Server, int], Awaitable[bool]]  # True: answered / ACKed
+    send: Callable[[ServeProcess, int], Awaitable[bool]]  # True: answered / ACKed
     connected: Callable[[int], Awaitable[None]] = lambda _n: asyncio.sleep(0)
-    redeliver: Callable[[Server, list[int]], Awaitable[None]] | None = None  # what the platform sends again
+    redeliver: Callable[[ServeProcess, list[int]], Awaitable[None]] | None = None  # what the platform sends again
     acknowledged: bool = True  # False: the transport has no answer to the platform at all
     answered: set[int] = field(default_factory=set)
 
@@ -140,12 +84,12 @@ def _text(n: int) -> str:
 
 
 async def _wecom_http(standin: WeComStandIn) -> Drill:
-    async def send(server: Server, n: int) -> bool:
+    async def send(server: ServeProcess, n: int) -> bool:
         body = standin.message(f"@RiskBot {_text(n)}", msgid=f"burst-{n:03d}")
         response = await standin.post_callback(f"{server.url}/callback/wecom", body)
         return response.status == 200
 
-    async def redeliver(server: Server, numbers: list[int]) -> None:
+    async def redeliver(server: ServeProcess, numbers: list[int]) -> None:
         await _in_parallel(numbers, lambda n: send(server, n))
 
     settings = {
@@ -156,7 +100,7 @@ async def _wecom_http(standin: WeComStandIn) -> Drill:
 
 
 async def _wecom_ws(standin: WeComStandIn) -> Drill:
-    async def send(_server: Server, n: int) -> bool:
+    async def send(_server: ServeProcess, n: int) -> bool:
         await standin.push(standin.message(f"@RiskBot {_text(n)}", msgid=f"burst-{n:03d}"))
         return False  # nothing comes back: this connection has no acknowledgement
 
@@ -173,7 +117,7 @@ async def _wecom_ws(standin: WeComStandIn) -> Drill:
 
 
 async def _dingtalk_http(standin: DingTalkStandIn) -> Drill:
-    async def send(server: Server, n: int) -> bool:
+    async def send(server: ServeProcess, n: int) -> bool:
         body = standin.robot_message(_text(n), msg_id=f"burst-{n:03d}")
         async with aiohttp.ClientSession() as http, http.post(
             f"{server.url}/callback/dingtalk", data=json.dumps(body), headers=standin.signed_headers()
@@ -181,7 +125,7 @@ async def _dingtalk_http(standin: DingTalkStandIn) -> Drill:
             await response.read()
             return response.status == 200
 
-    async def redeliver(server: Server, numbers: list[int]) -> None:
+    async def redeliver(server: ServeProcess, numbers: list[int]) -> None:
         await _in_parallel(numbers, lambda n: send(server, n))
 
     return Drill("dingtalk", DINGTALK_CHAT, standin.settings(transport="http"), send, redeliver=redeliver)
@@ -190,7 +134,7 @@ async def _dingtalk_http(standin: DingTalkStandIn) -> Drill:
 async def _dingtalk_stream(standin: DingTalkStandIn) -> Drill:
     frames: dict[int, str] = {}
 
-    async def send(_server: Server, n: int) -> bool:
+    async def send(_server: ServeProcess, n: int) -> bool:
         frames[n] = await standin.push_message(standin.robot_message(_text(n), msg_id=f"burst-{n:03d}"))
         with contextlib.suppress(TimeoutError):
             await standin.wait_acked(frames[n], within=5.0)
@@ -199,7 +143,7 @@ async def _dingtalk_stream(standin: DingTalkStandIn) -> Drill:
     async def connected(count: int) -> None:
         await standin.wait_connected(count, within=START_TIMEOUT)
 
-    async def redeliver(server: Server, numbers: list[int]) -> None:
+    async def redeliver(server: ServeProcess, numbers: list[int]) -> None:
         await standin.redeliver_unacked()  # DingTalk's own redelivery of what was never ACKed
         for n in numbers:
             if n in frames:
@@ -228,7 +172,7 @@ def _feishu_event(n: int) -> dict[str, Any]:
 
 
 async def _feishu_http(standin: FeishuStandIn, clock: ManualClock) -> Drill:
-    async def send(server: Server, n: int) -> bool:
+    async def send(server: ServeProcess, n: int) -> bool:
         body, headers = signed_request(_feishu_event(n), clock=clock)
         async with aiohttp.ClientSession() as http, http.post(
             f"{server.url}/callback/feishu", data=body, headers=headers
@@ -236,14 +180,14 @@ async def _feishu_http(standin: FeishuStandIn, clock: ManualClock) -> Drill:
             await response.read()
             return response.status == 200
 
-    async def redeliver(server: Server, numbers: list[int]) -> None:
+    async def redeliver(server: ServeProcess, numbers: list[int]) -> None:
         await _in_parallel(numbers, lambda n: send(server, n))
 
     return Drill("feishu", "oc_burst", _feishu_settings(standin, "http"), send, redeliver=redeliver)
 
 
 async def _feishu_long_connection(standin: FeishuStandIn) -> Drill:
-    async def send(_server: Server, n: int) -> bool:
+    async def send(_server: ServeProcess, n: int) -> bool:
         try:
             _, _, code = await standin.push(_feishu_event(n), wait=5)
         except (TimeoutError, ConnectionError, RuntimeError, IndexError):
@@ -253,7 +197,7 @@ async def _feishu_long_connection(standin: FeishuStandIn) -> Drill:
     async def connected(_count: int) -> None:
         await asyncio.wait_for(standin.connected.wait(), START_TIMEOUT)
 
-    async def redeliver(server: Server, numbers: list[int]) -> None:
+    async def redeliver(server: ServeProcess, numbers: list[int]) -> None:
         await _in_parallel(numbers, lambda n: send(server, n))
 
     return Drill("feishu", "oc_burst", _feishu_settings(standin, "long_connection"), send,
@@ -342,7 +286,7 @@ async def test_what_was_acknowledged_before_a_kill_9_exists_exactly_once_after_t
 ) -> None:
     drill = await _drill(transport, bench)
     tmp: Path = bench["tmp"]
-    db, port = tmp / "hubao.db", _free_port()
+    db, port = tmp / "hubao.db", free_port()
     config = tmp / "hubao.toml"
     config.write_text(
         _toml("storage", {"url": f"sqlite+aiosqlite:///{db}"})
@@ -354,8 +298,9 @@ async def test_what_was_acknowledged_before_a_kill_9_exists_exactly_once_after_t
     await app.register_group(drill.platform, drill.chat, "互保演练组", leader=User(f"{drill.platform}:lead", "Lead"))
     await app.close()
 
-    server = Server(config, port)
+    server = ServeProcess(config, port)
     await server.start()
+    await server.healthy()
     await drill.connected(1)
     killed = asyncio.Event()
     answered: set[int] = set()
@@ -387,6 +332,7 @@ async def test_what_was_acknowledged_before_a_kill_9_exists_exactly_once_after_t
 
     try:
         await server.start()
+        await server.healthy()
         await drill.connected(2)
         await _settled(db)
         after_restart = _risks_by_command(db)

@@ -15,12 +15,8 @@ next sweep, each exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import socket
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -28,7 +24,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -47,14 +42,13 @@ from tests.adapters.feishu.standin import (
     FeishuStandIn,
 )
 from tests.harness import fresh_database, postgres_url
+from tests.serving import START_TIMEOUT, ServeProcess, free_port
 
 pytestmark = pytest.mark.skipif(not postgres_url(), reason="several instances need PostgreSQL")
 
-REPO = Path(__file__).resolve().parents[1]
 GROUPS = 100
 INSTANCES = 3
 SEND_SECONDS = 0.3  # how long the stand-in takes to answer a send: the instances are busy a while
-START_TIMEOUT = 60.0
 
 
 class SharedFeishu(FeishuStandIn):
@@ -77,12 +71,6 @@ class SharedFeishu(FeishuStandIn):
         return response
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _config(tmp: Path, db_url: str, api_base: str, port: int) -> Path:
     path = tmp / f"hubao-{port}.toml"
     path.write_text(
@@ -95,48 +83,6 @@ def _config(tmp: Path, db_url: str, api_base: str, port: int) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-class Server:
-    """``hubao serve`` as users start it, in its own process."""
-
-    def __init__(self, name: str, config: Path, port: int) -> None:
-        self.name, self.config, self.port = name, config, port
-        self.process: asyncio.subprocess.Process | None = None
-        self.log = config.with_suffix(".log")
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hubao", "serve", "--config", str(self.config),
-                stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=self.config.parent,
-                env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.config.parent), "PYTHONPATH": str(REPO)},
-            )  # fmt: skip
-
-    async def healthy(self) -> None:
-        assert self.process is not None
-        async with aiohttp.ClientSession() as http, asyncio.timeout(START_TIMEOUT):
-            while True:
-                assert self.process.returncode is None, self.log.read_text()[-3000:]
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as answer:
-                        if answer.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
 
 
 @pytest.fixture
@@ -182,11 +128,11 @@ async def _pings(db_url: str) -> tuple[dict[str, str], int]:
     return found, sum(1 for row in rows if row["state"] != "sent")
 
 
-async def _cluster(tmp: Path, db_url: str, feishu: SharedFeishu) -> list[Server]:
+async def _cluster(tmp: Path, db_url: str, feishu: SharedFeishu) -> list[ServeProcess]:
     servers = []
     for i in range(INSTANCES):
-        port = _free_port()
-        servers.append(Server(f"i{i}", _config(tmp, db_url, f"{feishu.url}/i{i}", port), port))
+        port = free_port()
+        servers.append(ServeProcess(_config(tmp, db_url, f"{feishu.url}/i{i}", port), port, f"i{i}"))
     for server in servers:
         await server.start()
     await asyncio.gather(*(server.healthy() for server in servers))
@@ -278,11 +224,11 @@ async def test_an_instance_killed_mid_sweep_leaves_its_steps_to_the_next_sweep_o
     await _seed_many(pg_url, due, meetings)
     feishu = SharedFeishu()
     await feishu.start()
-    port = _free_port()
-    first = Server("i0", _config(tmp_path, pg_url, f"{feishu.url}/i0", port), port)
+    port = free_port()
+    first = ServeProcess(_config(tmp_path, pg_url, f"{feishu.url}/i0", port), port, "i0")
     plain, _, schema = pg_url.replace("postgresql+asyncpg://", "postgresql://").partition("?schema=")
     watcher = await asyncpg.connect(plain, server_settings={"search_path": schema})
-    survivor: Server | None = None
+    survivor: ServeProcess | None = None
     try:
         await first.start()
         async with asyncio.timeout(START_TIMEOUT):  # until its sweep holds row locks (its claims)
@@ -297,8 +243,8 @@ async def test_an_instance_killed_mid_sweep_leaves_its_steps_to_the_next_sweep_o
         escalated_before = await watcher.fetchval("SELECT count(*) FROM risk_events WHERE kind = 'escalated'")
         closed_before = await watcher.fetchval("SELECT count(*) FROM meetings WHERE ended_at IS NOT NULL")
         assert escalated_before < due or closed_before < meetings, "the kill came after the sweep committed"
-        port = _free_port()
-        survivor = Server("i1", _config(tmp_path, pg_url, f"{feishu.url}/i1", port), port)
+        port = free_port()
+        survivor = ServeProcess(_config(tmp_path, pg_url, f"{feishu.url}/i1", port), port, "i1")
         await survivor.start()
         started_at = time.monotonic()
         async with asyncio.timeout(START_TIMEOUT):

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from hubao.adapters.wecom.adapter import WeComAdapter
 from hubao.app import App
@@ -79,6 +80,19 @@ class Transport:
         return [b["template_card"] for b in bodies if b.get("msgtype") == "template_card"]
 
 
+async def connect(
+    app: App, adapter: WeComAdapter, standin: WeComStandIn, transport: str
+) -> tuple[Transport, TestServer | None]:
+    """The bot on the transport: its long connection up, or its HTTP callback served (returned)."""
+    if transport == "ws":
+        await adapter.start()
+        assert adapter.connection is not None
+        await until(adapter.connection.online.is_set)
+        return Transport("ws", standin, adapter), None
+    server = await serve(app)
+    return Transport("http", standin, adapter, str(server.make_url("/callback/wecom"))), server
+
+
 async def settle(app: App, adapter: WeComAdapter) -> None:
     await app.idle()
     await app.deliver()
@@ -90,15 +104,7 @@ async def test_risk_from_mention_to_escalation_ping_to_card_click_resolution(
     make_app: Any, standin: WeComStandIn, transport: str
 ) -> None:
     app, adapter = await build(make_app, standin, transport)
-    server = None
-    if transport == "ws":
-        await adapter.start()
-        assert adapter.connection is not None
-        await until(adapter.connection.online.is_set)
-        wecom = Transport("ws", standin, adapter)
-    else:
-        server = await serve(app)
-        wecom = Transport("http", standin, adapter, str(server.make_url("/callback/wecom")))
+    wecom, server = await connect(app, adapter, standin, transport)
     try:
         # Bob speaks once, so the group knows him; then Alice reports a risk naming him owner.
         await wecom.deliver(standin.message("@RiskBot /help", sender="bob"))
@@ -161,15 +167,7 @@ async def test_a_reminder_to_the_bot_gets_a_card_whose_button_logs_the_risk(
     make_app: Any, standin: WeComStandIn, transport: str
 ) -> None:
     app, adapter = await build(make_app, standin, transport)
-    server = None
-    if transport == "ws":
-        await adapter.start()
-        assert adapter.connection is not None
-        await until(adapter.connection.online.is_set)
-        wecom = Transport("ws", standin, adapter)
-    else:
-        server = await serve(app)
-        wecom = Transport("http", standin, adapter, str(server.make_url("/callback/wecom")))
+    wecom, server = await connect(app, adapter, standin, transport)
     try:
         await wecom.deliver(standin.message("@RiskBot /help", sender="bob"))  # the group knows Bob
         await settle(app, adapter)
