@@ -327,6 +327,12 @@ class WeComAdapter(Adapter):
         if message.updates_card and await self._update_card(message):
             return
         steps = self._plan(message)
+        if len(steps) == 1:  # nothing of it can have gone out before: no parts to remember
+            kind, step = steps[0]
+            if kind == "robot":
+                self._robot.reserve(message.chat_id, 1)
+            await step()
+            return
         key = hashlib.sha256(json.dumps(message.to_json(), sort_keys=True).encode()).hexdigest()[:24]
         waiting = [i for i, (kind, _) in enumerate(steps) if kind == "robot" and f"{key}:{i}" not in self._delivered]
         if waiting:
