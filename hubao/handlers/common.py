@@ -10,8 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hubao.bot.config import Config
 from hubao.bot.events import Button, User
 from hubao.bot.i18n import Catalog
-from hubao.storage import repo
+from hubao.bot.router import CommandContext
+from hubao.storage import records, repo
 from hubao.storage.records import GroupRecord, RiskRecord
+from hubao.storage.tx import Tx
 
 MAX_CONTENT = 500
 
@@ -82,3 +84,13 @@ def age_text(delta: timedelta, t: Catalog) -> str:
     if minutes < 60 * 48:
         return t("age.hours", n=minutes // 60)
     return t("age.days", n=minutes // 1440)
+
+
+async def audit(
+    ctx: CommandContext[Tx], kind: str, data: dict[str, object], risk_id: int | None = None
+) -> None:
+    """Record what the command did as an event of its group: who, when, from which message."""
+    await records.add_event(
+        ctx.store, group_id=group_id(ctx.group), risk_id=risk_id, actor_id=ctx.event.sender.id, kind=kind,
+        at=ctx.clock.now(), data=data, message_id=ctx.event.message_id,
+    )  # fmt: skip

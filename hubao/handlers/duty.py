@@ -22,7 +22,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import group_id, group_zone, local_time, person, roster
+from hubao.handlers.common import audit, group_id, group_zone, local_time, person, roster
 from hubao.handlers.reports import catalog_for
 from hubao.handlers.weekly import WEEKDAYS
 from hubao.scheduler import timers
@@ -143,7 +143,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         ctx.store.session.add(rota)
         await ctx.store.session.flush()
         await _schedule(ctx.store.session, ctx.group, rota, config, calendar_for, now)
-        await _audit(ctx, "duty.set", {"members": rota.members, "every": every})
+        await audit(ctx, "duty.set", {"members": rota.members, "every": every})
         ctx.reply(ctx.t("duty.set") + "\n" + await _describe(ctx, rota), mentions=[people[0]])
 
     @r.command(
@@ -177,7 +177,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         rota.members, rota.updated_by, rota.updated_at = members, ctx.event.sender.id, now
         ctx.store.session.add(rota)
         await ctx.store.session.flush()
-        await _audit(ctx, "duty.swap", {"a": a.id, "b": b.id, "members": members})
+        await audit(ctx, "duty.swap", {"a": a.id, "b": b.id, "members": members})
         ctx.reply(ctx.t("duty.swapped") + "\n" + await _describe(ctx, rota))
 
     @r.command(
@@ -192,7 +192,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         await ctx.store.session.delete(rota)
         await ctx.store.session.flush()
         await timers.cancel(ctx.store.session, duty_key(gid))
-        await _audit(ctx, "duty.off", {"members": list(rota.members)})
+        await audit(ctx, "duty.off", {"members": list(rota.members)})
         ctx.reply(ctx.t("duty.off"))
 
     async def _describe(ctx: Ctx, rota: DutyRoster) -> str:
@@ -236,13 +236,6 @@ async def _schedule(
         now=now,
         group_id=rota.group_id,
     )
-
-
-async def _audit(ctx: Ctx, kind: str, data: dict[str, object]) -> None:
-    await records.add_event(
-        ctx.store, group_id=group_id(ctx.group), risk_id=None, actor_id=ctx.event.sender.id, kind=kind,
-        at=ctx.clock.now(), data=data, message_id=ctx.event.message_id,
-    )  # fmt: skip
 
 
 def register_timers(sweep: timers.TimerSweep, config: Config, calendar_for: CalendarFor) -> None:

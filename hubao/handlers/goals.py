@@ -26,7 +26,7 @@ from hubao.bot.config import Config
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
 from hubao.bot.timeparse import DeadlineError, explain_deadline, parse_deadline
-from hubao.handlers.common import MAX_CONTENT, group_id, group_zone, local_time, person, roster
+from hubao.handlers.common import MAX_CONTENT, audit, group_id, group_zone, local_time, person, roster
 from hubao.handlers.metrics import Period
 from hubao.handlers.quarter_period import quarter_period
 from hubao.storage import records, repo
@@ -142,12 +142,6 @@ def goal_number(word: str) -> int | None:
 
 def router(config: Config) -> Router:
     r = Router()
-
-    async def audit(ctx: Ctx, kind: str, data: dict[str, object]) -> None:
-        await records.add_event(
-            ctx.store, group_id=group_id(ctx.group), risk_id=None, actor_id=ctx.event.sender.id, kind=kind,
-            at=ctx.clock.now(), data=data, message_id=ctx.event.message_id,
-        )  # fmt: skip
 
     async def goal_of(ctx: Ctx) -> tuple[Goal, str]:
         words = list(ctx.args.words)

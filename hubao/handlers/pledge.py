@@ -19,7 +19,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import group_id, group_zone, local_time, person, roster
+from hubao.handlers.common import audit, group_id, group_zone, local_time, person, roster
 from hubao.storage import records, repo
 from hubao.storage import routine as store
 from hubao.storage.models import Pledge, PledgeConfirmation
@@ -63,12 +63,6 @@ def liability_line(events: list[Any], names: dict[str, User], t: Catalog, zone: 
 
 def router(config: Config) -> Router:
     r = Router()
-
-    async def audit(ctx: Ctx, kind: str, data: dict[str, object]) -> None:
-        await records.add_event(
-            ctx.store, group_id=group_id(ctx.group), risk_id=None, actor_id=ctx.event.sender.id, kind=kind,
-            at=ctx.clock.now(), data=data, message_id=ctx.event.message_id,
-        )  # fmt: skip
 
     @r.command(
         "admin pledge",

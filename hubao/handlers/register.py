@@ -23,7 +23,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import group_id, level_label, person, roster
+from hubao.handlers.common import audit, group_id, level_label, person, roster
 from hubao.handlers.risks import create_risk
 from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import records
@@ -86,12 +86,6 @@ async def stale_lines(session: AsyncSession, gid: int, config: Config, now: date
 
 def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Router:
     r = Router()
-
-    async def audit(ctx: Ctx, kind: str, data: dict[str, object], risk_id: int | None = None) -> None:
-        await records.add_event(
-            ctx.store, group_id=group_id(ctx.group), risk_id=risk_id, actor_id=ctx.event.sender.id, kind=kind,
-            at=ctx.clock.now(), data=data, message_id=ctx.event.message_id,
-        )  # fmt: skip
 
     async def entry_of(ctx: Ctx) -> tuple[RegisterEntry, list[str]]:
         words = list(ctx.args.words)

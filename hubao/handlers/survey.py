@@ -29,11 +29,11 @@ from hubao.bot.config import Config
 from hubao.bot.events import Button, Format, Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import MAX_CONTENT, group_id, group_zone, local_time
+from hubao.handlers.common import MAX_CONTENT, audit, group_id, group_zone, local_time
 from hubao.handlers.quarter_period import quarter_label, quarter_period
 from hubao.handlers.reports import catalog_for, clip
 from hubao.scheduler import timers
-from hubao.storage import records, repo
+from hubao.storage import repo
 from hubao.storage import routine as store
 from hubao.storage.models import Group, Survey, SurveyAnswer, Timer
 from hubao.storage.tx import Tx
@@ -151,12 +151,6 @@ async def close_survey(
 
 def router(config: Config) -> Router:
     r = Router()
-
-    async def audit(ctx: Ctx, kind: str, data: dict[str, object]) -> None:
-        await records.add_event(
-            ctx.store, group_id=group_id(ctx.group), risk_id=None, actor_id=ctx.event.sender.id, kind=kind,
-            at=ctx.clock.now(), data=data, message_id=ctx.event.message_id,
-        )  # fmt: skip
 
     @r.command("survey", aliases=["评估"], roles=Role.MEMBER, usage="/survey [start|answer|end]",
                summary="help.survey")  # fmt: skip
