@@ -139,7 +139,7 @@ class App:
         install_redaction(collect_secrets(config))  # configured secrets never reach the logs
         self.clock = clock or SystemClock()
         self.instance_id = instance_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.db = Database(config.storage.url)
+        self.db = Database(config.storage.url, application_name=f"hubao {self.instance_id}")
         self.backend = StoreBackend(self.db, config, self.clock)
         self.calendars = CalendarBook(config.escalation, config.bot.timezone)
         self.router = build_router(config, self.calendars)

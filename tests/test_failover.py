@@ -273,9 +273,63 @@ async def test_an_instance_killed_mid_sweep_leaves_its_steps_to_the_next_sweep_o
         await feishu.close()
 
 
-async def _seed_many(db_url: str, risks: int, meetings: int) -> None:
-    """Many due risks in one group (61 minutes old) and meetings left open in others (4 hours
-    old): their escalation steps and auto-close timers are all due now."""
+async def test_a_running_instance_takes_over_the_sweep_of_one_killed_mid_sweep(tmp_path: Path, pg_url: str) -> None:
+    """Two instances run when a thousand escalation steps fall due; the one whose sweep holds the
+    row locks is killed with SIGKILL; the other, already running, performs every step left at its
+    next sweep — each exactly once."""
+    due, lead_time = 1000, 8.0
+    await _seed_many(pg_url, due, 0, due_in=lead_time)  # due a few seconds from now: both run by then
+    feishu = SharedFeishu()
+    await feishu.start()
+    plain, _, schema = pg_url.replace("postgresql+asyncpg://", "postgresql://").partition("?schema=")
+    watcher = await asyncpg.connect(plain, server_settings={"search_path": schema})
+    servers: list[ServeProcess] = []
+    try:
+        for name in ("i0", "i1"):
+            port = free_port()
+            servers.append(ServeProcess(_config(tmp_path, pg_url, f"{feishu.url}/{name}", port), port, name))
+        for server in servers:
+            await server.start()
+        await asyncio.gather(*(server.healthy() for server in servers))
+        by_pid = {server.process.pid: server for server in servers if server.process is not None}
+        holder: ServeProcess | None = None
+        async with asyncio.timeout(START_TIMEOUT + lead_time):  # until one sweep holds row locks
+            while holder is None:
+                names = await watcher.fetch(  # instances name their sessions "hubao <host>-<pid>"
+                    "SELECT DISTINCT a.application_name FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE c.relname = 'risks' AND l.mode = 'RowShareLock' "
+                    "AND a.application_name LIKE 'hubao %'"
+                )
+                holders = [by_pid.get(int(str(row["application_name"]).rsplit("-", 1)[-1])) for row in names]
+                holder = next((h for h in holders if h is not None), None)
+                await asyncio.sleep(0.005)
+        holder.kill()
+        killed_at = time.monotonic()
+        await holder.wait_dead()
+        done_before = await watcher.fetchval("SELECT count(*) FROM risk_events WHERE kind = 'escalated'")
+        assert done_before < due, "the kill came after the sweep committed"
+        async with asyncio.timeout(START_TIMEOUT):
+            while await watcher.fetchval("SELECT count(*) FROM risk_events WHERE kind = 'escalated'") < due:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)  # another process's state: nothing to wait on but the database
+        taken_over_s = time.monotonic() - killed_at
+        per_risk = await watcher.fetch(
+            "SELECT risk_id, count(*) AS n FROM risk_events WHERE kind = 'escalated' GROUP BY risk_id"
+        )
+        assert len(per_risk) == due and all(row["n"] == 1 for row in per_risk)
+        assert taken_over_s < 20  # the survivor sweeps every 2 s here
+        print("RUNNING_SWEEP_TAKEOVER", json.dumps({"due": due, "before_kill": done_before,
+                                                    "all_done_after_kill_s": round(taken_over_s, 1)}))  # fmt: skip
+    finally:
+        await watcher.close()
+        for server in servers:
+            await server.stop()
+        await feishu.close()
+
+
+async def _seed_many(db_url: str, risks: int, meetings: int, *, due_in: float = -60.0) -> None:
+    """Many risks in one group, their first escalation step due ``due_in`` seconds from now (by
+    default a minute ago), and meetings left open in others (4 hours old): their auto-close
+    timers are due now."""
     await _seed(db_url, max(meetings, 1), 0)
     opened = ManualClock(datetime.now(UTC) - timedelta(hours=4))
     app = App(read_config(None, environ={}, overrides={"storage.url": db_url}), clock=opened, instance_id="seed")
@@ -287,7 +341,7 @@ async def _seed_many(db_url: str, risks: int, meetings: int) -> None:
                                             opened.now()))  # fmt: skip
     finally:
         await app.close()
-    clock = ManualClock(datetime.now(UTC) - timedelta(minutes=61))
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=due_in))
     app = App(read_config(None, environ={}, overrides={"storage.url": db_url}), clock=clock, instance_id="seed")
     await app.start()
     try:

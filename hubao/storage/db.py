@@ -37,7 +37,7 @@ WAL_BACKSTOP_PAGES = 20_000
 class Database:
     """One engine; :meth:`transaction` yields a session whose work commits or rolls back whole."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, application_name: str = "") -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -46,11 +46,16 @@ class Database:
             kwargs["async_creator"] = inline_creator(parsed.database or ":memory:")
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            settings: dict[str, str] = {}
             # "?schema=NAME" keeps HuBao's tables in that PostgreSQL schema instead of "public".
             schema = parsed.query.get("schema")
             if isinstance(schema, str) and schema:
                 parsed = parsed.difference_update_query(["schema"])
-                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+                settings["search_path"] = schema
+            if application_name:  # which instance a session is, in pg_stat_activity (63 bytes at most)
+                settings["application_name"] = application_name.encode()[:63].decode(errors="ignore")
+            if settings:
+                kwargs["connect_args"] = {"server_settings": settings}
         self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
         # SQLite allows one writer at a time; serialising our own transactions avoids
         # "database is locked" between coroutines of this process.
