@@ -143,10 +143,10 @@ async def serve_bare(profile: str | None) -> None:
     await runner.setup()
     site = web.TCPSite(runner, HOST, 0)
     await site.start()
-    await _run_until_terminated(runner, profile, close=None)
+    await _run_until_terminated(runner, profile)
 
 
-async def _run_until_terminated(runner: Any, profile: str | None, close: Any) -> None:
+async def _run_until_terminated(runner: Any, profile: str | None) -> None:
     port = runner.addresses[0][1]
     profiler = None
     if profile:
@@ -163,8 +163,6 @@ async def _run_until_terminated(runner: Any, profile: str | None, close: Any) ->
         text = profiler.output_text(unicode=True, color=False, show_all=False)
         await asyncio.to_thread(Path(profile or "").write_text, text)
     await runner.cleanup()
-    if close is not None:
-        await close()
 
 
 # ---- the load generator (this process) ----------------------------------------------------
