@@ -35,7 +35,7 @@ def router(table: Router) -> Router:
         words = [w.lower() for w in ctx.args.words]
         if not words:
             ctx.reply(everyday_help(table, t))
-        elif words == ["all"] or words == ["全部"]:
+        elif len(words) == 1 and words[0] in ALL_WORDS:
             ctx.reply("\n".join([t("help.all_title"), *(_usage_line(spec, t) for spec in table)]))
         elif len(words) == 1 and words[0] in ADMIN_WORDS:
             lines = [_usage_line(spec, t) for spec in table if is_admin_command(spec)]
