@@ -244,10 +244,15 @@ def explain_deadline(error: DeadlineError, tz: ZoneInfo, t: Catalog) -> str:
     text = error.text.strip()[:40]
     if error.understood is None:
         return t(f"due.{error.reason}", due=text)
-    local = error.understood.astimezone(tz)
+    return t(f"due.{error.reason}", due=text, at=describe_moment(error.understood, tz, t))
+
+
+def describe_moment(at: datetime, tz: ZoneInfo, t: Catalog, *, with_year: bool = True) -> str:
+    """A moment as people read it in the group's zone: ``2026-12-05 周五 15:00`` (``12-05 周五 15:00``)."""
+    local = at.astimezone(tz)
     weekday = t("due.weekdays").split()[local.weekday()]
-    at = f"{local.year}-{local.month:02d}-{local.day:02d} {weekday} {local.hour:02d}:{local.minute:02d}"
-    return t(f"due.{error.reason}", due=text, at=at)
+    day = f"{local.month:02d}-{local.day:02d}"
+    return f"{f'{local.year}-' if with_year else ''}{day} {weekday} {local.hour:02d}:{local.minute:02d}"
 
 
 class _Bare(time):

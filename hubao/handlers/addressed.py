@@ -16,10 +16,9 @@ from typing import Any
 
 from hubao.bot.config import Config
 from hubao.bot.events import RISK_LINE_MAX, Button, InboundEvent, Mention, User
-from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Router
 from hubao.bot.sanitize import clean_line
-from hubao.bot.timeparse import Found, find_deadline
+from hubao.bot.timeparse import Found, describe_moment, find_deadline
 from hubao.handlers.common import MAX_CONTENT, group_id, group_zone
 from hubao.handlers.risks import group_work_hours
 from hubao.storage import records
@@ -63,7 +62,7 @@ def router(config: Config) -> Router:
         if line is None:
             ctx.reply(t("addressed.help", name=config.bot.name))
             return
-        due = describe(found, ctx.group, config, t) if found else t("addressed.no_deadline")
+        due = describe_moment(found.at, zone, t, with_year=False) if found else t("addressed.no_deadline")
         text = t("addressed.suggest", owner=owner.display, due=due, line=line)
         tap = ctx.event.platform in ONE_TAP_PLATFORMS and len(line) <= RISK_LINE_MAX
         buttons = (Button("risk", 0, t("addressed.log_button"), line),) if tap else ()
@@ -115,9 +114,3 @@ def risk_line(event: InboundEvent, owner: User, found: Found | None) -> str | No
     if found is not None:
         parts.append("due:" + found.words)
     return " ".join(parts)
-
-
-def describe(found: Found, group: Any, config: Config, t: Catalog) -> str:
-    local = found.at.astimezone(group_zone(group, config))
-    weekday = t("due.weekdays").split()[local.weekday()]
-    return f"{local.month:02d}-{local.day:02d} {weekday} {local.hour:02d}:{local.minute:02d}"
