@@ -21,8 +21,7 @@ from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import group_id
-from hubao.storage import records
+from hubao.handlers.common import audit
 from hubao.storage.models import NotifyOptOut
 from hubao.storage.records import GroupRecord
 from hubao.storage.tx import Tx
@@ -122,10 +121,7 @@ def router(config: Config) -> Router:
         elif not on and mark is None:
             session.add(NotifyOptOut(user_id=user_id, at=now))
         await session.flush()
-        await records.add_event(
-            ctx.store, group_id=group_id(ctx.group), risk_id=None, actor_id=user_id, kind="me.notify", at=now,
-            data={"on": on}, message_id=ctx.event.message_id,
-        )  # fmt: skip
+        await audit(ctx, "me.notify", {"on": on})
         ctx.reply(ctx.t("personal.notify_on" if on else "personal.notify_off"))
 
     return r

@@ -22,7 +22,7 @@ from hubao.bot.events import InboundEvent, OutboundMessage, User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import Args, CommandContext, CommandSpec, Role, Router, UsageError
 from hubao.handlers.access import enqueue_messages
-from hubao.handlers.common import MAX_CONTENT, group_id
+from hubao.handlers.common import MAX_CONTENT, audit, group_id
 from hubao.handlers.cross_links import reference
 from hubao.handlers.duty import on_duty
 from hubao.handlers.risks import create_risk
@@ -206,11 +206,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS, table:
         rule.allowed, rule.changed_by, rule.changed_at = allowed, ctx.event.sender.id, now
         session.add(rule)
         await session.flush()
-        await records.add_event(
-            ctx.store, group_id=group_id(ctx.group), risk_id=None, actor_id=ctx.event.sender.id,
-            kind="admin.requests", at=now, data={"group": other.id, "allowed": allowed},
-            message_id=ctx.event.message_id,
-        )  # fmt: skip
+        await audit(ctx, "admin.requests", {"group": other.id, "allowed": allowed})
         key = "request.rule_allowed" if allowed else "request.rule_denied"
         ctx.reply(ctx.t(key, asker=other.name, target=ctx.group.name))
 
