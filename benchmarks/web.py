@@ -8,8 +8,9 @@ Data, bulk-inserted: group 1 with ``--open`` open risks (random likelihood × im
 one to two of eight tags, 20 owners; one in five overdue, one in ten snoozed) and as many
 resolved ones over the last eight weeks, with ``--events`` events in all (created, acknowledged,
 escalated, noted, resolved); then ``--groups`` groups in all, each other group with 10 risks
-from the last four weeks and 4 events each. The app is ``App(config).web_app()`` on an aiohttp
-server at 127.0.0.1; the client holds a session cookie (of the group, or of the organisation).
+from the last four weeks and 4 events each. The server is ``python -m hubao serve --config FILE``,
+started by its CLI as users run it (delivery worker and scheduler on) on 127.0.0.1 and that
+database; the client holds a session cookie (of the group, or of the organisation).
 
 Reported, per page: median and p95 of ``--repeat`` requests after three warm-ups, measured by
 the client from sending the request to the last byte of the answer (so it holds the server time
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import random
+import socket
 import statistics
 import tempfile
 import time
@@ -30,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestServer
 from sqlalchemy import insert
 
+from benchmarks import procs
 from hubao.app import App, read_config
 from hubao.bot.clock import ManualClock
 from hubao.storage.db import Database
@@ -40,7 +42,7 @@ from hubao.storage.models import Group, Member, Risk, RiskEvent
 from hubao.web import links
 from hubao.web.pages import COOKIE
 
-NOW = datetime(2026, 11, 27, 9, 3, tzinfo=UTC)  # Friday 17:03 Asia/Shanghai
+NOW = datetime.now(UTC).replace(microsecond=0)  # the server runs on the real clock
 SECRET = "benchmark-web-link-key-0123456789"
 TAGS = ("库存", "采购", "设施", "财务", "安全", "人事", "质量", "物流")
 LEVELS = ("high", "medium", "low")
@@ -126,6 +128,12 @@ async def seed(db: Database, open_risks: int, events: int, groups: int, rng: ran
           f"{len(risks)} risks, {len(event_rows)} events in all")  # fmt: skip
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def measure(http: aiohttp.ClientSession, url: str, repeat: int) -> dict[str, Any]:
     times: list[float] = []
     size = 0
@@ -152,14 +160,20 @@ async def main(args: argparse.Namespace) -> None:
                 await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
                 await conn.exec_driver_sql("CREATE SCHEMA public")
             await probe.dispose()
-        base = "http://127.0.0.1:8991"
-        overrides = {"storage.url": url, "storage.auto_migrate": False, "web.secret": SECRET, "server.public_url": base}
-        config = read_config(None, environ={}, overrides=overrides)
-        app = App(config, clock=ManualClock(NOW), instance_id="bench")
-        await app.start()
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        overrides = {"storage.url": url, "web.secret": SECRET, "server.public_url": base}
+        app = App(read_config(None, environ={}, overrides=overrides), clock=ManualClock(NOW), instance_id="seed")
+        await app.start()  # the schema, by the migrations
         await seed(app.db, args.open, args.events, args.groups, rng)
-        server = TestServer(app.web_app(), host="127.0.0.1", port=8991)
-        await server.start_server()
+        await app.close()
+        config = Path(tmp) / "hubao.toml"
+        config.write_text(
+            f'[storage]\nurl = "{url}"\n[server]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "{base}"\n'
+            f'[web]\nsecret = "{SECRET}"\n'
+        )
+        child = procs.start_serving(["-m", "hubao", "serve", "--config", str(config)], port,
+                                    log=Path(tmp) / "serve.log")  # fmt: skip
         expires = int((NOW + timedelta(days=1)).timestamp())
         results: dict[str, Any] = {}
         try:
@@ -175,8 +189,7 @@ async def main(args: argparse.Namespace) -> None:
                     for name, path in pages.items():
                         results[name] = await measure(http, base + path, args.repeat)
         finally:
-            await server.close()
-            await app.close()
+            child.stop()
     backend = "PostgreSQL" if args.url else "SQLite"
     print(f"\n{backend}: {args.open} open risks, {args.events} events in the group; {args.groups} groups\n")
     print("| page | median ms | p95 ms | size KiB |\n|---|---:|---:|---:|")
