@@ -190,13 +190,14 @@ class StartupReport:
         self.log.info("hubao %s starting (config: %s)", __version__, self.config_path or "defaults")
         self.log.info("storage: %s", safe_url(self.config.storage.url))
         public = self.config.server.public_url.rstrip("/")
-        for name, transport in self.platforms().items():
-            if transport in ("http",):
+        platforms = self.platforms()
+        for name, transport in platforms.items():
+            if transport == "http":
                 where = f"{public}/callback/{name}" if public else f"/callback/{name} (server.public_url is not set)"
                 self.log.info("%s: enabled, transport %s, callbacks at %s", name, transport, where)
             else:
                 self.log.info("%s: enabled, transport %s (long connection)", name, transport)
-        if not self.platforms():
+        if not platforms:
             self.log.warning(
                 "no chat platform is enabled: only the intake API answers. Enable one "
                 "([wecom]/[dingtalk]/[feishu] enabled = true, or start from `hubao init --platform …`) "
