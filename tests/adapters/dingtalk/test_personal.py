@@ -6,13 +6,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
-
 from hubao.adapters.dingtalk.settings import Settings
 from hubao.app import App
-from hubao.bot.events import InboundEvent, User
-from hubao.storage import repo
-from hubao.storage.models import Outbox
+from hubao.bot.events import User
+from tests.adapters import personal as shared
 
 from .standin import CHAT, StandIn
 
@@ -22,23 +19,12 @@ LEAD, ALICE, BOB, CAROL = (User(f"dingtalk:staff_{n}", n.title()) for n in ("lea
 async def build(make_app: Any, standin: StandIn, **settings: Any) -> App:
     values = standin.settings(transport="http", **settings)
     app: App = await make_app(**{f"dingtalk.{key}": value for key, value in values.items()})
-    group = await app.register_group("dingtalk", CHAT, "互保一组", leader=LEAD)
-    async with app.db.transaction() as session:
-        for user in (ALICE, BOB, CAROL):
-            await repo.upsert_member(session, group.id or 0, user.id, user.name, app.clock.now())
+    await shared.group_with_members(app, "dingtalk", CHAT, LEAD, (ALICE, BOB, CAROL))
     return app
 
 
 async def say(app: App, user: User, text: str, n: int) -> None:
-    event = InboundEvent(platform="dingtalk", chat_id=CHAT, sender=user, text=text, message_id=f"msg{n}",
-                         time=app.clock.now())  # fmt: skip
-    await app.dispatch(event)
-    await app.deliver()
-
-
-async def outbox(app: App) -> list[Outbox]:
-    async with app.db.transaction() as session:
-        return list((await session.exec(select(Outbox))).all())
+    await shared.say(app, "dingtalk", CHAT, user, text, f"msg{n}")
 
 
 async def test_urgent_reaches_each_member_one_to_one_from_the_app_robot(make_app: Any, standin: StandIn) -> None:
@@ -74,7 +60,7 @@ async def test_work_notification_refetches_a_rejected_token_and_waits_out_a_rate
         await app.advance(timedelta(seconds=30))
     (direct,) = standin.direct
     assert direct[0] == "work_notice" and sorted(direct[1]) == ["staff_bob", "staff_carol", "staff_lead"]
-    (row,) = [o for o in await outbox(app) if o.channel == "personal:work_notice"]
+    (row,) = [o for o in await shared.outbox(app) if o.channel == "personal:work_notice"]
     assert row.state == "sent" and row.attempts == 2
 
 
@@ -85,7 +71,7 @@ async def test_a_refused_one_to_one_message_is_dead_and_the_group_ping_unaffecte
     standin.openapi_failures.append((403, {"code": "Forbidden.AccessDenied.AccessTokenPermissionDenied",
                                            "message": "没有调用该接口的权限"}))  # fmt: skip
     await say(app, ALICE, "/urgent 断网", 1)
-    (row,) = [o for o in await outbox(app) if o.channel == "personal:robot"]
+    (row,) = [o for o in await shared.outbox(app) if o.channel == "personal:robot"]
     assert row.state == "dead" and "PermissionDenied" in row.last_error
     assert any("断网" in json_text(s.body) for s in standin.sent)
 
@@ -94,7 +80,7 @@ async def test_off_until_configured_and_work_notice_needs_an_agent_id(make_app: 
     app = await build(make_app, standin)
     await say(app, ALICE, "/urgent 断网", 1)
     await app.advance(timedelta(hours=25))
-    assert standin.direct == [] and not [o for o in await outbox(app) if o.channel.startswith("personal:")]
+    assert standin.direct == [] and not [o for o in await shared.outbox(app) if o.channel.startswith("personal:")]
     assert "agent_id" in Settings.model_validate(standin.settings(personal="work_notice")).missing_keys()
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlmodel import select
 
 from hubao.app import App
-from hubao.bot.events import InboundEvent, User
-from hubao.storage import repo
+from hubao.bot.events import User
 from hubao.storage.models import Outbox
+from tests.adapters import personal as shared
 
 from .conftest import settings_for
 from .standin import FeishuStandIn, Reply
@@ -22,18 +22,12 @@ LEAD, ALICE, BOB, CAROL = (User(f"feishu:ou_{n}", n.title()) for n in ("lead", "
 async def build(make_app: Any, standin: FeishuStandIn, **settings: Any) -> App:
     values = settings_for(standin, **settings).model_dump()
     app: App = await make_app(**{f"feishu.{key}": value for key, value in values.items()})
-    group = await app.register_group("feishu", CHAT, "互保一组", leader=LEAD)
-    async with app.db.transaction() as session:
-        for user in (ALICE, BOB, CAROL):
-            await repo.upsert_member(session, group.id or 0, user.id, user.name, app.clock.now())
+    await shared.group_with_members(app, "feishu", CHAT, LEAD, (ALICE, BOB, CAROL))
     return app
 
 
 async def say(app: App, user: User, text: str, n: int) -> None:
-    event = InboundEvent(platform="feishu", chat_id=CHAT, sender=user, text=text, message_id=f"om_in_{n}",
-                         time=app.clock.now())  # fmt: skip
-    await app.dispatch(event)
-    await app.deliver()
+    await shared.say(app, "feishu", CHAT, user, text, f"om_in_{n}")
 
 
 async def test_urgent_buzzes_everyone_on_the_urgent_post_itself_and_sms_only_for_the_opted_in_level(

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
-
 from hubao.adapters.wecom import Settings
 from hubao.app import App
-from hubao.bot.events import InboundEvent, User
-from hubao.storage import repo
-from hubao.storage.models import Outbox
+from hubao.bot.events import User
+from tests.adapters import personal as shared
 from tests.adapters.wecom.conftest import WEBHOOK_KEYS
 from tests.adapters.wecom.standin import WeComStandIn
 
@@ -28,23 +25,12 @@ async def build(make_app: Any, standin: WeComStandIn, *, app_message: bool = Tru
     if app_message:
         values.update(app_corp_id=standin.corp_id, app_agent_id=standin.agent_id, app_secret=standin.app_secret)
     app: App = await make_app(**{f"wecom.{key}": value for key, value in values.items()})
-    group = await app.register_group("wecom", CHAT, "互保一组", leader=LEAD)
-    async with app.db.transaction() as session:
-        for user in (ALICE, BOB, CAROL):
-            await repo.upsert_member(session, group.id or 0, user.id, user.name, app.clock.now())
+    await shared.group_with_members(app, "wecom", CHAT, LEAD, (ALICE, BOB, CAROL))
     return app
 
 
 async def say(app: App, user: User, text: str, n: int) -> None:
-    event = InboundEvent(platform="wecom", chat_id=CHAT, sender=user, text=text, message_id=f"m{n}",
-                         time=app.clock.now())  # fmt: skip
-    await app.dispatch(event)
-    await app.deliver()
-
-
-async def outbox(app: App) -> list[Outbox]:
-    async with app.db.transaction() as session:
-        return list((await session.exec(select(Outbox))).all())
+    await shared.say(app, "wecom", CHAT, user, text, f"m{n}")
 
 
 async def test_urgent_reaches_each_member_by_application_message(make_app: Any, standin: WeComStandIn) -> None:
@@ -79,7 +65,7 @@ async def test_an_expired_token_is_fetched_anew_and_a_rate_limit_waited_out(
     assert len(standin.app_messages) == 1
     await app.advance(timedelta(seconds=61))
     assert [t for _, t in standin.app_messages if "第二次" in t]
-    rows = [o for o in await outbox(app) if o.channel == "personal:app"]
+    rows = [o for o in await shared.outbox(app) if o.channel == "personal:app"]
     assert [(o.state, o.attempts) for o in rows] == [("sent", 1), ("sent", 2)]
 
 
@@ -87,7 +73,7 @@ async def test_no_valid_user_is_dead_and_the_group_ping_still_goes(make_app: Any
     app = await build(make_app, standin)
     standin.app_users = set()  # nobody in the app's visible range: 81013
     await say(app, ALICE, "/urgent 断网", 1)
-    (row,) = [o for o in await outbox(app) if o.channel == "personal:app"]
+    (row,) = [o for o in await shared.outbox(app) if o.channel == "personal:app"]
     assert row.state == "dead" and "81013" in row.last_error
     assert any("断网" in str(body) for _, body in standin.robot)
 
@@ -96,5 +82,5 @@ async def test_off_until_the_self_built_app_is_configured(make_app: Any, standin
     app = await build(make_app, standin, app_message=False)
     await say(app, ALICE, "/urgent 断网", 1)
     await app.advance(timedelta(hours=25))
-    assert standin.app_messages == [] and not [o for o in await outbox(app) if o.channel.startswith("personal:")]
+    assert standin.app_messages == [] and not [o for o in await shared.outbox(app) if o.channel.startswith("personal:")]
     assert Settings(app_corp_id="ww", app_agent_id=1).personal_kinds("high") == []  # no secret: off
