@@ -309,7 +309,7 @@ def _day(match: re.Match[str], today: date, work_hours: tuple[time, time]) -> tu
         day = today + timedelta(days=1 if word.startswith("明") else 0)
         return day, (work_hours[0] if word in ("今早", "明早", "明晨") else EVENING)
     if g("wk"):
-        weekday = "一二三四五六日天1234567".index(g("wk")) % 7 if g("wk") in "1234567" else _weekday_zh(g("wk"))
+        weekday = int(g("wk")) - 1 if g("wk").isdigit() else _weekday_zh(g("wk"))  # 周1 is Monday
         weeks = {None: None, "本": 0, "这": 0, "这个": 0, "下": 1, "下个": 1, "下下": 2, "下下个": 2}[g("wkpre")]
         return _weekday(today, weekday, weeks), None
     if g("enwk"):
