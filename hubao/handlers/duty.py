@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.bot.config import Config
@@ -28,6 +27,7 @@ from hubao.handlers.weekly import WEEKDAYS
 from hubao.scheduler import timers
 from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import records, repo
+from hubao.storage import schedule as schedule_store
 from hubao.storage.models import DutyRoster, Timer
 from hubao.storage.records import GroupRecord
 from hubao.storage.tx import Tx
@@ -200,7 +200,7 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
         zone = group_zone(ctx.group, config)
         now_id = rota.members[rota.position % len(rota.members)]
         next_id = rota.members[(rota.position + 1) % len(rota.members)]
-        timer = await _timer(ctx.store.session, group_id(ctx.group))
+        timer = await schedule_store.get_timer(ctx.store.session, duty_key(group_id(ctx.group)))
         until = local_time(timer.due_at, zone) if timer is not None else "—"
         order = " → ".join(person(u, names).display for u in rota.members)
         return ctx.t(
@@ -218,10 +218,6 @@ def router(config: Config, calendar_for: CalendarFor = lambda _g: ALWAYS) -> Rou
 def _every_text(every: str, t: Catalog) -> str:
     word, _, clock = every.partition(" ")
     return t(f"duty.every_{word}", at=clock)
-
-
-async def _timer(session: AsyncSession, gid: int) -> Timer | None:
-    return (await session.exec(select(Timer).where(Timer.key == duty_key(gid)))).first()
 
 
 async def _schedule(
@@ -270,9 +266,8 @@ def register_timers(sweep: timers.TimerSweep, config: Config, calendar_for: Cale
             lane=Lane.DIGEST,
         )
         await timers.queue_messages(session, timer, [message], now)
-        tx = await Tx.over(session)
-        await records.add_event(
-            tx, group_id=group.id or 0, risk_id=None, actor_id="system", kind="duty.handover", at=now,
+        await repo.add_event(
+            session, group_id=group.id or 0, risk_id=None, actor_id="system", kind="duty.handover", at=now,
             data={"from": before, "to": after},
         )  # fmt: skip
         return following
