@@ -54,10 +54,11 @@ def router(config: Config) -> Router:
             return
         zone = group_zone(ctx.group, config)
         event = ctx.event if ctx.event.mentions else await _with_written_mention(ctx)
-        found = find_deadline(event.text, ctx.clock.now(), zone, work_hours=group_work_hours(ctx.group, config))
+        now = ctx.clock.now()
+        found = find_deadline(event.text, now, zone, work_hours=group_work_hours(ctx.group, config))
         owner = event.mentions[0].user if event.mentions else event.sender
         if owner != event.sender:  # known to the group by name, so the suggested line resolves "@name"
-            await records.enrol(ctx.store, group_id(ctx.group), owner.id, owner.name, ctx.clock.now())
+            await records.enrol(ctx.store, group_id(ctx.group), owner.id, owner.name, now)
         line = risk_line(event, owner, found)
         if line is None:
             ctx.reply(t("addressed.help", name=config.bot.name))
