@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from hubao.bot.config import Config
 from hubao.bot.events import Lane, OutboundMessage, User
@@ -98,16 +99,21 @@ def parse_reference(text: str) -> tuple[str, int] | None:
     return (match.group(1).strip(), int(match.group(2))) if match else None
 
 
+def _sent_by(group_id: int) -> Select[tuple[CrossRequest, Risk, Group]]:
+    """The requests ``group_id`` sent, each with its risk and the group asked."""
+    return (
+        select(CrossRequest, Risk, Group)
+        .join(Risk, col(Risk.id) == col(CrossRequest.risk_id))
+        .join(Group, col(Group.id) == col(CrossRequest.to_group_id))
+        .where(CrossRequest.from_group_id == group_id)
+    )
+
+
 async def outgoing_risk(
     session: AsyncSession, group_id: int, target_name: str, number: int
 ) -> tuple[CrossRequest, Risk, Group] | None:
     """The risk ``target_name#number`` if it is a request this group sent; None otherwise."""
-    stmt = (
-        select(CrossRequest, Risk, Group)
-        .join(Risk, col(Risk.id) == col(CrossRequest.risk_id))
-        .join(Group, col(Group.id) == col(CrossRequest.to_group_id))
-        .where(CrossRequest.from_group_id == group_id, Risk.number == number)
-    )
+    stmt = _sent_by(group_id).where(Risk.number == number)
     for link, risk, group in (await session.exec(stmt)).all():
         if group.name.lower() == target_name.lower() or group.chat_id == target_name:
             return link, risk, group
@@ -118,14 +124,7 @@ async def outgoing(
     session: AsyncSession, group_id: int, *, open_only: bool = True, limit: int = OUTGOING_LIMIT
 ) -> list[tuple[CrossRequest, Risk, Group]]:
     """The group's requests to other groups, newest first, with their risks and target groups."""
-    stmt = (
-        select(CrossRequest, Risk, Group)
-        .join(Risk, col(Risk.id) == col(CrossRequest.risk_id))
-        .join(Group, col(Group.id) == col(CrossRequest.to_group_id))
-        .where(CrossRequest.from_group_id == group_id)
-        .order_by(col(CrossRequest.id).desc())
-        .limit(limit)
-    )
+    stmt = _sent_by(group_id).order_by(col(CrossRequest.id).desc()).limit(limit)
     if open_only:
         stmt = stmt.where(col(Risk.status) != "resolved")
     return [(link, risk, group) for link, risk, group in (await session.exec(stmt)).all()]
@@ -195,18 +194,22 @@ class RequestFigures:
 RequestRow = tuple[int, int, datetime, datetime, datetime | None, datetime, datetime | None]
 
 
-async def request_rows(tx: Tx, start: datetime, end: datetime) -> list[RequestRow]:
+async def request_rows(tx: Tx, start: datetime, end: datetime, group_id: int | None = None) -> list[RequestRow]:
     """(from group, to group, created, respond by, acknowledged, resolve by, resolved) of every
-    request made in [start, end)."""
+    request made in [start, end); only those ``group_id`` sent or received when it is given."""
     sql = (
         "SELECT c.from_group_id, c.to_group_id, r.created_at, r.respond_by, r.acked_at, r.resolve_by, "
         "r.resolved_at FROM cross_requests c JOIN risks r ON r.id = c.risk_id "
         "WHERE r.created_at >= ? AND r.created_at < ?"
     )
+    params: list[object] = [tx.when(start), tx.when(end)]
+    if group_id is not None:
+        sql += " AND (c.from_group_id = ? OR c.to_group_id = ?)"
+        params += [group_id, group_id]
     moment = tx.moment
     return [
         (int(a), int(b), moment(c) or start, moment(d) or start, moment(e), moment(f) or start, moment(g))
-        for a, b, c, d, e, f, g in await tx.fetch(sql, tx.when(start), tx.when(end))
+        for a, b, c, d, e, f, g in await tx.fetch(sql, *params)
     ]
 
 
@@ -230,7 +233,7 @@ def request_figures(rows: Sequence[RequestRow], now: datetime) -> dict[int, Requ
 async def weekly_lines(session: AsyncSession, gid: int, start: datetime, end: datetime, now: datetime,
                        t: Catalog) -> list[str]:  # fmt: skip
     """The weekly summary's section on cross-group requests; none when the group had none."""
-    figures = request_figures(await request_rows(await Tx.over(session), start, end), now).get(gid)
+    figures = request_figures(await request_rows(await Tx.over(session), start, end, gid), now).get(gid)
     if figures is None or not figures.any:
         return []
     lines = [t("request.summary_section")]
