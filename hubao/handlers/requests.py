@@ -19,12 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hubao.bot.clock import Clock
 from hubao.bot.config import Config
 from hubao.bot.events import InboundEvent, OutboundMessage, User
-from hubao.bot.i18n import Catalog
 from hubao.bot.router import Args, CommandContext, CommandSpec, Role, Router, UsageError
 from hubao.handlers.access import enqueue_messages
 from hubao.handlers.common import MAX_CONTENT, audit, group_id
 from hubao.handlers.cross_links import reference
 from hubao.handlers.duty import on_duty
+from hubao.handlers.reports import catalog_for
 from hubao.handlers.risks import create_risk
 from hubao.scheduler.calendar import ALWAYS, Calendar
 from hubao.storage import records, repo
@@ -108,7 +108,7 @@ async def open_request(
     await check_allowed(session, asker, target)
     owner = await default_owner(session, target)
     now = clock.now()
-    t_target = Catalog(target.locale or config.bot.locale)
+    t_target = catalog_for(target, config)
     event = InboundEvent(
         platform=target.platform, chat_id=target.chat_id, sender=requester, text="", message_id=message_id, time=now
     )
