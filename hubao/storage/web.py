@@ -12,7 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hubao.storage.models import Group
-from hubao.storage.records import OPEN_STATES
+from hubao.storage.records import _RISK_COLUMNS, OPEN_STATES, RiskRow
 from hubao.storage.tx import Tx
 
 
@@ -67,74 +67,23 @@ async def member_names(tx: Tx, group_id: int) -> dict[str, str]:
     return {user_id: name for user_id, name in rows}
 
 
-@dataclass(slots=True)
-class WebRisk:
-    """What the pages show about a risk."""
-
-    id: int
-    number: int
-    content: str
-    level: str
-    tags: list[str]
-    reporter_id: str
-    owner_id: str
-    status: str
-    urgent: bool
-    source: str
-    created_at: datetime
-    respond_by: datetime
-    resolve_by: datetime
-    acked_at: datetime | None
-    resolved_at: datetime | None
-    snoozed_until: datetime | None
-    resolution: str
-    likelihood: int | None
-    impact: int | None
-
-    @property
-    def score(self) -> int | None:
-        return self.likelihood * self.impact if self.likelihood and self.impact else None
-
-
-_COLUMNS = (
-    "id, number, content, level, tags, reporter_id, owner_id, status, urgent, source, created_at, respond_by, "
-    "resolve_by, acked_at, resolved_at, snoozed_until, resolution, likelihood, impact"
-)
-
-
-def _risk(tx: Tx, row: Sequence[Any]) -> WebRisk:
-    (id_, number, content, level, tags, reporter, owner, status, urgent, source, created, respond_by, resolve_by,
-     acked, resolved, snoozed, resolution, likelihood, impact) = row  # fmt: skip
-    moment = tx.moment
-    return WebRisk(
-        id_, number, content, level, tx.json_value(tags) or [], reporter, owner, status, bool(urgent), source,
-        moment(created), moment(respond_by), moment(resolve_by), moment(acked), moment(resolved),  # type: ignore[arg-type]
-        moment(snoozed), resolution, likelihood, impact,
-    )  # fmt: skip
-
-
 def _open(statuses: Sequence[str] = OPEN_STATES) -> str:
     return f"status IN ({', '.join(repr(s) for s in statuses)})"
 
 
-async def open_risks(tx: Tx, group_id: int) -> list[WebRisk]:
+async def open_risks(tx: Tx, group_id: int) -> list[RiskRow]:
     """The group's open risks, oldest first."""
-    sql = f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND {_open()} ORDER BY created_at, number"
-    return [_risk(tx, row) for row in await tx.fetch(sql, group_id)]
+    sql = f"SELECT {_RISK_COLUMNS} FROM risks WHERE group_id = ? AND {_open()} ORDER BY created_at, number"
+    return [RiskRow.of(tx, row) for row in await tx.fetch(sql, group_id)]
 
 
-async def resolved_since(tx: Tx, group_id: int, since: datetime) -> list[WebRisk]:
+async def resolved_since(tx: Tx, group_id: int, since: datetime) -> list[RiskRow]:
     """Risks of the group resolved at or after ``since``, latest first."""
     sql = (
-        f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND status = 'resolved' AND resolved_at >= ? "
+        f"SELECT {_RISK_COLUMNS} FROM risks WHERE group_id = ? AND status = 'resolved' AND resolved_at >= ? "
         "ORDER BY resolved_at DESC, number"
     )
-    return [_risk(tx, row) for row in await tx.fetch(sql, group_id, tx.when(since))]
-
-
-async def risk(tx: Tx, group_id: int, number: int) -> WebRisk | None:
-    row = await tx.fetchrow(f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND number = ?", group_id, number)
-    return _risk(tx, row) if row is not None else None
+    return [RiskRow.of(tx, row) for row in await tx.fetch(sql, group_id, tx.when(since))]
 
 
 @dataclass(slots=True)
@@ -164,12 +113,12 @@ async def heat_counts(tx: Tx, group_id: int) -> dict[tuple[int, int], int]:
     return {(int(li), int(im)): int(n) for li, im, n in await tx.fetch(sql, group_id)}
 
 
-async def risks_in_cell(tx: Tx, group_id: int, likelihood: int, impact: int) -> list[WebRisk]:
+async def risks_in_cell(tx: Tx, group_id: int, likelihood: int, impact: int) -> list[RiskRow]:
     sql = (
-        f"SELECT {_COLUMNS} FROM risks WHERE group_id = ? AND {_open()} AND likelihood = ? AND impact = ? "
+        f"SELECT {_RISK_COLUMNS} FROM risks WHERE group_id = ? AND {_open()} AND likelihood = ? AND impact = ? "
         "ORDER BY number"
     )
-    return [_risk(tx, row) for row in await tx.fetch(sql, group_id, likelihood, impact)]
+    return [RiskRow.of(tx, row) for row in await tx.fetch(sql, group_id, likelihood, impact)]
 
 
 async def open_tags_and_levels(tx: Tx, group_id: int) -> list[tuple[list[str], str]]:

@@ -29,10 +29,12 @@ from hubao.bot.config import Config
 from hubao.bot.events import User
 from hubao.bot.i18n import LOCALES, Catalog
 from hubao.handlers import cross_links, goals, register, survey
+from hubao.handlers.assessment import assessment_text
 from hubao.handlers.metrics import Period, PointRules, compute, group_figures
 from hubao.handlers.quarter_period import quarter_label, quarter_period
 from hubao.handlers.reports import figures_for, parse_period, week_of
 from hubao.handlers.risks import describe_event
+from hubao.storage import records
 from hubao.storage import routine as routine_store
 from hubao.storage import web as store
 from hubao.storage.db import Database
@@ -291,7 +293,7 @@ class Pages:
         now = self.clock.now()
         async with self._reading() as tx:
             group = await self._open_group(tx, grant, gid)
-            found = await store.risk(tx, gid, int(raw))
+            found = await records.risk_by_number(tx, gid, int(raw))
             if found is None:
                 raise web.HTTPNotFound()
             events = await store.risk_events(tx, gid, found.id)
@@ -318,6 +320,7 @@ class Pages:
             **self._frame(grant, group, "risk", now, zone),
             "card": views.card(found, names, t, zone, now),
             "risk": found,
+            "assessment": assessment_text(found, t),
             "reporter": _name(found.reporter_id, names),
             "times": {
                 "created": views.local_time(found.created_at, zone),

@@ -14,17 +14,18 @@ from zoneinfo import ZoneInfo
 
 from hubao.bot.config import AssessmentSection
 from hubao.bot.i18n import Catalog
+from hubao.handlers.assessment import short_text
 from hubao.handlers.common import age_text, level_label, local_time
 from hubao.handlers.metrics import Figures, Period
 from hubao.handlers.reports import span_text, week_of
-from hubao.storage.web import WebRisk
+from hubao.storage.records import RiskRow
 
 COLUMNS = ("open", "acknowledged", "snoozed", "overdue")
 LEVELS = ("high", "medium", "low")
 SCALE = (1, 2, 3, 4, 5)
 
 
-def column_of(risk: WebRisk, now: datetime) -> str:
+def column_of(risk: RiskRow, now: datetime) -> str:
     """Overdue first (the liability that matters most), then snoozed, then by state."""
     if risk.resolve_by < now:
         return "overdue"
@@ -39,7 +40,7 @@ class Filters:
     tag: str = ""
     level: str = ""
 
-    def keep(self, risk: WebRisk) -> bool:
+    def keep(self, risk: RiskRow) -> bool:
         return (
             (not self.owner or risk.owner_id == self.owner)
             and (not self.tag or self.tag in risk.tags)
@@ -53,7 +54,7 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    risk: WebRisk
+    risk: RiskRow
     owner: str
     level: str
     assessment: str
@@ -65,13 +66,13 @@ class Card:
     snoozed_until: str
 
 
-def card(risk: WebRisk, names: dict[str, str], t: Catalog, zone: ZoneInfo, now: datetime) -> Card:
+def card(risk: RiskRow, names: dict[str, str], t: Catalog, zone: ZoneInfo, now: datetime) -> Card:
     late = span_text(now - risk.resolve_by, t) if risk.status != "resolved" and risk.resolve_by < now else ""
     return Card(
         risk=risk,
         owner=names.get(risk.owner_id) or risk.owner_id.split(":", 1)[-1],
         level=level_label(risk.level, t),
-        assessment=f"{risk.likelihood}×{risk.impact}" if risk.score else "",
+        assessment=short_text(risk),
         respond_by=local_time(risk.respond_by, zone),
         resolve_by=local_time(risk.resolve_by, zone),
         age=age_text(now - risk.created_at, t),
@@ -92,8 +93,8 @@ class Board:
 
 
 def board(
-    risks: Sequence[WebRisk],
-    resolved: Sequence[WebRisk],
+    risks: Sequence[RiskRow],
+    resolved: Sequence[RiskRow],
     names: dict[str, str],
     filters: Filters,
     t: Catalog,
