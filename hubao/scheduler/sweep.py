@@ -98,7 +98,7 @@ class EscalationSweep:
                 after, step, expected = self.advance(risk, group, now)
                 if step is not None and group is not None:
                     messages = await self.say(tx, after, group, step, now, expected)
-                    rows = [(key, m.platform, m.chat_id, int(m.lane), json.dumps(m.to_json())) for key, m in messages]
+                    rows = [(key, m.to_json(), int(m.lane)) for key, m in messages]
                     performed = step.step, _event(after, step, messages, now, expected), rows
             except Exception:
                 log.exception("escalation of risk %s failed; retrying in %s", risk.id, RETRY_AFTER)

@@ -16,11 +16,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from hubao.bot.delivery import channel_of
 from hubao.storage.records import _GROUP_COLUMNS, _MEMBER_COLUMNS, _RISK_COLUMNS, GroupRow, MemberRow, RiskRow
 from hubao.storage.tx import Tx
 
-# One outbox row: (key, platform, chat_id, lane, payload as JSON text).
-QueuedRow = tuple[str, str, str, int, str]
+# One message to queue, as :func:`hubao.storage.records.enqueue` takes it: (key, payload, lane).
+QueuedRow = tuple[str, dict[str, Any], int]
 # One audit event: (group_id, risk_id, actor_id, kind, data as JSON text).
 EventRow = tuple[int, int, str, str, str]
 
@@ -162,24 +163,28 @@ async def add_events(tx: Tx, events: Sequence[EventRow], at: datetime) -> None:
     )  # fmt: skip
 
 
-async def enqueue(tx: Tx, rows: Sequence[QueuedRow], now: datetime) -> None:
+async def enqueue(tx: Tx, items: Sequence[QueuedRow], now: datetime) -> None:
     """Queue messages due now, as :func:`hubao.storage.records.enqueue` does; a key already queued is skipped."""
-    if not rows:
+    if not items:
         return
+    rows = [
+        (key, payload["platform"], payload["chat_id"], channel_of(payload), lane, tx.json_text(payload))
+        for key, payload, lane in items
+    ]
     if tx.sqlite:
         moment = tx.when(now)
         await tx.execute_many(
-            "INSERT INTO outbox (key, platform, chat_id, lane, payload, state, attempts, next_attempt_at, created_at, "
-            "last_error) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, '') ON CONFLICT (key) DO NOTHING",
-            [(key, platform, chat, lane, payload, moment, moment) for key, platform, chat, lane, payload in rows],
+            "INSERT INTO outbox (key, platform, chat_id, channel, lane, payload, state, attempts, next_attempt_at, "
+            "created_at, last_error) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '') ON CONFLICT (key) DO NOTHING",
+            [(*row, moment, moment) for row in rows],
         )
         return
-    keys, platforms, chats, lanes, payloads = (list(column) for column in zip(*rows, strict=True))
+    keys, platforms, chats, channels, lanes, payloads = (list(column) for column in zip(*rows, strict=True))
     await tx.execute(
-        "INSERT INTO outbox (key, platform, chat_id, lane, payload, state, attempts, next_attempt_at, created_at, "
-        "last_error) SELECT v.key, v.platform, v.chat_id, v.lane, v.payload::json, 'pending', 0, ?::timestamptz, "
-        "?::timestamptz, '' "
-        "FROM unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::text[]) "
-        "AS v(key, platform, chat_id, lane, payload) ON CONFLICT (key) DO NOTHING",
-        now, now, keys, platforms, chats, lanes, payloads,
+        "INSERT INTO outbox (key, platform, chat_id, channel, lane, payload, state, attempts, next_attempt_at, "
+        "created_at, last_error) SELECT v.key, v.platform, v.chat_id, v.channel, v.lane, v.payload::json, 'pending', "
+        "0, ?::timestamptz, ?::timestamptz, '' "
+        "FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::text[]) "
+        "AS v(key, platform, chat_id, channel, lane, payload) ON CONFLICT (key) DO NOTHING",
+        now, now, keys, platforms, chats, channels, lanes, payloads,
     )  # fmt: skip
