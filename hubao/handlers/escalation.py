@@ -76,12 +76,13 @@ class EscalationMessages:
             buttons=risk_buttons(risk, t),
             lane=Lane.URGENT,
         )
-        out: list[Keyed] = [(step_key(risk, step), ping)]
+        ping_key = step_key(risk, step)
+        out: list[Keyed] = [(ping_key, ping)]
         if personal.step_wanted(self.config, step.step, step.repeat) and ping.mentions:
-            ping = personal.stamped(ping, step_key(risk, step))
-            out = [(step_key(risk, step), ping)]
+            ping = personal.stamped(ping, ping_key)  # the personal messages point back at this ping
+            out = [(ping_key, ping)]
             out += await personal.personal_messages(
-                tx, self.config, group, ping_key=step_key(risk, step), ping=ping, people=ping.mentions,
+                tx, self.config, group, ping_key=ping_key, ping=ping, people=ping.mentions,
                 level=risk.level, urgent=risk.urgent,
             )  # fmt: skip
         chat = group.escalate_to
@@ -93,12 +94,12 @@ class EscalationMessages:
                 text=head + "\n" + risk_summary(risk, names, t, zone),
                 lane=Lane.URGENT,
             )
-            out.append((step_key(risk, step) + ":chat", post))
+            out.append((ping_key + ":chat", post))
         if step.step != RESPOND and step.repeat == 1 and (asked := await sweep_sql.asker_of(tx, risk.id)):
             asker, requested_by = asked
             known = {m.user_id: User(m.user_id, m.name) for m in await sweep_sql.members(tx, asker.id)}
             back = self.overdue_back(risk, group, asker, person(requested_by, known))
-            out.append((step_key(risk, step) + ":asker", back))
+            out.append((ping_key + ":asker", back))
         return out
 
     def overdue_back(
