@@ -300,7 +300,8 @@ async def test_a_running_instance_takes_over_the_sweep_of_one_killed_mid_sweep(t
                     "JOIN pg_stat_activity a ON a.pid = l.pid WHERE c.relname = 'risks' AND l.mode = 'RowShareLock' "
                     "AND a.application_name LIKE 'hubao %'"
                 )
-                holders = [by_pid.get(int(str(row["application_name"]).rsplit("-", 1)[-1])) for row in names]
+                tails = [str(row["application_name"]).rsplit("-", 1)[-1] for row in names]  # others' sessions too
+                holders = [by_pid.get(int(tail)) for tail in tails if tail.isdigit()]
                 holder = next((h for h in holders if h is not None), None)
                 await asyncio.sleep(0.005)
         holder.kill()
