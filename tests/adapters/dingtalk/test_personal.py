@@ -46,6 +46,8 @@ async def test_first_resolve_step_reaches_owner_and_leader_once(make_app: Any, s
     assert sorted(direct[1]) == ["staff_bob", "staff_lead"] and "对账差异" in direct[2]
     await app.advance(timedelta(hours=3))
     assert len(standin.direct) == 1
+    # queued by the sweep in a channel of its own, never behind the group's pings at the group's rate
+    assert [o.channel for o in await shared.outbox(app) if o.channel.startswith("personal:")] == ["personal:robot"]
 
 
 async def test_work_notification_refetches_a_rejected_token_and_waits_out_a_rate_limit(
