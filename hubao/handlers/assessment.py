@@ -19,7 +19,7 @@ from hubao.bot.config import AssessmentSection, Config
 from hubao.bot.events import User
 from hubao.bot.i18n import Catalog
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import group_id, group_zone, level_label, risk_buttons, risk_summary
+from hubao.handlers.common import audit, group_id, group_zone, level_label, risk_buttons, risk_summary
 from hubao.storage import records
 from hubao.storage.records import RiskRow
 from hubao.storage.tx import Tx
@@ -127,14 +127,11 @@ def router(config: Config) -> Router:
         summary="help.assess",
     )
     async def assess(ctx: Ctx) -> None:
-        try:
-            found, rest = take_assessment(ctx.args.words)
-        except AssessmentError as exc:
-            raise UsageError(ctx.t(str(exc))) from None
+        found = read_assessment(ctx)
         if found is None:
             raise UsageError(ctx.t("assess.need_both"))
-        if rest:
-            raise UsageError(" ".join(rest)[:40])
+        if ctx.args.words:
+            raise UsageError(" ".join(ctx.args.words)[:40])
         risk = await records.risk_by_number(ctx.store, group_id(ctx.group), ctx.args.risk or 0, for_update=True)
         assert risk is not None  # the role check found it
         if risk.status == "resolved":
@@ -144,17 +141,9 @@ def router(config: Config) -> Router:
         before = {"likelihood": risk.likelihood, "impact": risk.impact, "level": risk.level}
         risk.likelihood, risk.impact, risk.level = found.likelihood, found.impact, level
         await records.update_risk(ctx.store, risk, "likelihood", "impact", "level")
-        await records.add_event(
-            ctx.store,
-            group_id=risk.group_id,
-            risk_id=risk.id,
-            actor_id=ctx.event.sender.id,
-            kind="assessed",
-            at=ctx.clock.now(),
-            data={"likelihood": found.likelihood, "impact": found.impact, "level": level,
-                  "level_given": ctx.args.level is not None, "before": before},
-            message_id=ctx.event.message_id,
-        )  # fmt: skip
+        data = {"likelihood": found.likelihood, "impact": found.impact, "level": level,
+                "level_given": ctx.args.level is not None, "before": before}  # fmt: skip
+        await audit(ctx, "assessed", data, risk_id=risk.id)
         await _answer(ctx, risk, config)
 
     return r

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from hubao.bot.config import Config
 from hubao.bot.router import CommandContext, Role, Router, UsageError
-from hubao.handlers.common import group_id, group_zone, local_time
-from hubao.storage import records
+from hubao.handlers.common import audit, group_id, group_zone, local_time
 from hubao.storage import web as store
 from hubao.storage.tx import Tx
 from hubao.web import links
@@ -31,16 +30,8 @@ def router(config: Config) -> Router:
             return
         now = ctx.clock.now()
         grant = await links.new_grant(ctx.store, config, links.GROUP, group_id(ctx.group), now)
-        await records.add_event(  # who was given a link, until when — never the link itself
-            ctx.store,
-            group_id=group_id(ctx.group),
-            risk_id=None,
-            actor_id=ctx.event.sender.id,
-            kind="web.link",
-            at=now,
-            data={"expires": grant.expires, "generation": grant.generation},
-            message_id=ctx.event.message_id,
-        )
+        # who was given a link, until when — never the link itself
+        await audit(ctx, "web.link", {"expires": grant.expires, "generation": grant.generation})
         expires = local_time(now + config.web.link_ttl, group_zone(ctx.group, config))
         ctx.reply(ctx.t("web.link", url=links.link_url(config, grant), expires=expires))
 
@@ -56,16 +47,7 @@ def router(config: Config) -> Router:
             raise UsageError(ctx.args.text[:20])
         gid = group_id(ctx.group)
         generation = await store.revoke(ctx.store, store.group_scope(gid), ctx.event.sender.id, ctx.clock.now())
-        await records.add_event(
-            ctx.store,
-            group_id=gid,
-            risk_id=None,
-            actor_id=ctx.event.sender.id,
-            kind="admin.web.revoke",
-            at=ctx.clock.now(),
-            data={"generation": generation},
-            message_id=ctx.event.message_id,
-        )
+        await audit(ctx, "admin.web.revoke", {"generation": generation})
         ctx.reply(ctx.t("web.revoked"))
 
     return r
