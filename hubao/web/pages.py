@@ -304,11 +304,11 @@ class Pages:
         say = _EventSay(t)
         timeline = []
         for event in events:
-            actor = t("actor.system") if event.actor_id == "system" else _name(event.actor_id, names)
+            actor = t("actor.system") if event.actor_id == "system" else views.name_of(event.actor_id, names)
             what = describe_event(event.kind, event.data, users, say, zone)  # type: ignore[arg-type]
             extra: list[str] = []
             if event.kind == "escalated":
-                pinged = [_name(uid, names) for uid in event.data.get("to") or []]
+                pinged = [views.name_of(uid, names) for uid in event.data.get("to") or []]
                 if event.data.get("all"):
                     pinged.insert(0, t("riskpage.pinged_all"))
                 if pinged:
@@ -321,7 +321,7 @@ class Pages:
             "card": views.card(found, names, t, zone, now),
             "risk": found,
             "assessment": assessment_text(found, t),
-            "reporter": _name(found.reporter_id, names),
+            "reporter": views.name_of(found.reporter_id, names),
             "times": {
                 "created": views.local_time(found.created_at, zone),
                 "acked": views.time_text(found.acked_at, zone, t),
@@ -411,12 +411,12 @@ class Pages:
         sections = []
         for named, found in zip(periods, figures, strict=True):
             board = [
-                {"rank": rank, "name": _name(user, names), "points": points,
+                {"rank": rank, "name": views.name_of(user, names), "points": points,
                  "awards": [t("pointspage.award", at=views.local_time(a.at, zone), number=a.number,
                               rule=t(f"rule.{a.rule}"), points=a.points) for a in found.awards_of(user)]}
                 for rank, (user, points) in enumerate(found.leaderboard(), start=1)
             ]  # fmt: skip
-            stars = t("role.join").join(_name(u, names) for u in found.stars())
+            stars = t("role.join").join(views.name_of(u, names) for u in found.stars())
             sections.append({"label": named.label(t), "board": board, "stars": stars})
         context = {**self._frame(grant, info, "points", now, zone), "sections": sections,
                    "rules": t("points.rules", **self.config.points.model_dump())}  # fmt: skip
@@ -445,13 +445,13 @@ class Pages:
             "register": [
                 {"number": e.number, "name": e.name, "level": t(f"level.{e.level}"), "level_key": e.level,
                  "trigger": e.trigger, "response": e.response,
-                 "owner": _name(e.owner_id, names) if e.owner_id else t("register.no_owner"),
+                 "owner": views.name_of(e.owner_id, names) if e.owner_id else t("register.no_owner"),
                  "stale": register.is_stale(e, now, self.config)}
                 for e in entries
             ],
             "goals": [
                 {"number": g.number, "text": g.text,
-                 "owner": _name(g.owner_id, names) if g.owner_id else t("register.no_owner"),
+                 "owner": views.name_of(g.owner_id, names) if g.owner_id else t("register.no_owner"),
                  "due": views.time_text(g.due_at, zone, t),
                  "status": t("goals.status_overdue" if g.status == "open" and g.due_at and g.due_at < now
                              else f"goals.status_{g.status}")}
@@ -516,10 +516,6 @@ def _cell(request: web.Request) -> tuple[int, int] | None:
     if likelihood in "12345" and impact in "12345" and len(likelihood) == len(impact) == 1:
         return int(likelihood), int(impact)
     return None
-
-
-def _name(user_id: str, names: dict[str, str]) -> str:
-    return names.get(user_id) or user_id.split(":", 1)[-1]
 
 
 def _sorted(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:

@@ -25,6 +25,11 @@ LEVELS = ("high", "medium", "low")
 SCALE = (1, 2, 3, 4, 5)
 
 
+def name_of(user_id: str, names: dict[str, str]) -> str:
+    """The member's display name; a former or unknown member shows as the id without its platform."""
+    return names.get(user_id) or user_id.split(":", 1)[-1]
+
+
 def column_of(risk: RiskRow, now: datetime) -> str:
     """Overdue first (the liability that matters most), then snoozed, then by state."""
     if risk.resolve_by < now:
@@ -70,7 +75,7 @@ def card(risk: RiskRow, names: dict[str, str], t: Catalog, zone: ZoneInfo, now: 
     late = span_text(now - risk.resolve_by, t) if risk.status != "resolved" and risk.resolve_by < now else ""
     return Card(
         risk=risk,
-        owner=names.get(risk.owner_id) or risk.owner_id.split(":", 1)[-1],
+        owner=name_of(risk.owner_id, names),
         level=level_label(risk.level, t),
         assessment=short_text(risk),
         respond_by=local_time(risk.respond_by, zone),
@@ -106,7 +111,7 @@ def board(
     tags: Counter[str] = Counter()
     shown = 0
     for risk in risks:
-        owners.setdefault(risk.owner_id, names.get(risk.owner_id) or risk.owner_id.split(":", 1)[-1])
+        owners.setdefault(risk.owner_id, name_of(risk.owner_id, names))
         tags.update(risk.tags)
         if filters.keep(risk):
             columns[column_of(risk, now)].append(card(risk, names, t, zone, now))
@@ -194,7 +199,7 @@ def by_week(
             if moment in week:
                 counts.setdefault(key, [0] * len(weeks))[index] += 1
                 break
-    rows = [HeatRow(key, labels.get(key) or key.split(":", 1)[-1], values) for key, values in counts.items()]
+    rows = [HeatRow(key, name_of(key, labels), values) for key, values in counts.items()]
     return sorted(rows, key=lambda row: (-row.total, row.label))
 
 
